@@ -1,0 +1,214 @@
+"""Hear a training run: generated samples as soundscapes, losses as notes, with narration.
+
+    python scripts/sonify.py                  # newest run in runs/: last epoch, progression, losses
+    python scripts/sonify.py runs/20250101-120000 --epochs all --format mp3
+    python scripts/sonify.py face.png other.png --out sounds/ --no-speech
+
+A run gets RUN/audio/epoch_NNNN.wav (one per sonified epoch grid), progression_sample_NN.wav (one
+sample across all epochs) and losses.wav. Image files get NAME.wav next to each image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from wgan.errors import WganError  # noqa: E402
+from wgan.sonification import (  # noqa: E402
+    Mapping,
+    Narrator,
+    brightness_words,
+    epoch_facts,
+    epoch_folders,
+    export,
+    ffmpeg_available,
+    images_audio,
+    load_image,
+    losses_audio,
+    newest_run,
+    parse_epochs,
+    read_metrics,
+    run_words,
+    sample_files,
+    speech_available,
+)
+
+RUNS_DIR = "runs"  # folder whose newest run is used when no path is given
+EPOCHS = "last"  # epoch grids to sonify: last, all, or a list such as 1,5,10
+SAMPLES = 8  # samples played per epoch grid, in grid order (0 plays them all)
+SAMPLE = 0  # index of the sample followed across epochs in the progression file
+SECONDS = 1.0  # time to scan one image from left to right
+FMIN = 500.0  # pitch of the bottom row in Hz
+FMAX = 5000.0  # pitch of the top row in Hz
+SAMPLE_RATE = 44100  # audio sample rate in Hz
+FORMAT = "wav"  # wav, or mp3 (needs ffmpeg; the WAV is written as well)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Turn a training run (or image files) into sound: The vOICe soundscapes "
+        "of generated samples, loss notes, and spoken narration.",
+        epilog="Mapping: higher pitch = higher in the image, louder = brighter, left to right "
+        "in --seconds, left ear to right ear; red adds an octave overtone, blue a hollow "
+        "overtone, green and grey are pure tones.",
+    )
+    parser.add_argument(
+        "paths", nargs="*", type=Path, help="a run folder, or image files (default: newest run)"
+    )
+    parser.add_argument("--runs-dir", type=Path, default=Path(RUNS_DIR), help="where runs live")
+    parser.add_argument("--epochs", default=EPOCHS, help="last, all, or epochs such as 1,5,10")
+    parser.add_argument("--samples", type=int, default=SAMPLES, help="samples per grid (0: all)")
+    parser.add_argument("--sample", type=int, default=SAMPLE, help="sample for progression file")
+    parser.add_argument("--seconds", type=float, default=SECONDS, help="scan time per image")
+    parser.add_argument("--fmin", type=float, default=FMIN, help="bottom-row pitch in Hz")
+    parser.add_argument("--fmax", type=float, default=FMAX, help="top-row pitch in Hz")
+    parser.add_argument("--sample-rate", type=int, default=SAMPLE_RATE, help="audio rate in Hz")
+    parser.add_argument("--format", choices=("wav", "mp3"), default=FORMAT, help="also MP3?")
+    parser.add_argument(
+        "--out", type=Path, help="output folder (default: RUN/audio, or beside each image)"
+    )
+    parser.add_argument("--no-speech", action="store_true", help="leave the narration out")
+    parser.add_argument("--no-legend", action="store_true", help="skip the spoken listening guide")
+    args = parser.parse_args(argv)
+    if args.samples < 0:
+        parser.error(f"--samples must be 0 (all) or more, got {args.samples}")
+    if args.sample < 0:
+        parser.error(f"--sample must be 0 or more, got {args.sample}")
+    try:
+        args.mapping = Mapping(args.seconds, args.fmin, args.fmax, args.sample_rate)
+    except WganError as err:
+        parser.error(str(err))
+    return args
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+class Writer:
+    """Writes each sound as WAV, and as MP3 too when asked and possible; reports what it wrote."""
+
+    def __init__(self, fmt: str) -> None:
+        self.mp3 = fmt == "mp3"
+        if self.mp3 and not ffmpeg_available():
+            warn("--format mp3 needs ffmpeg, which is not installed; writing WAV only")
+            self.mp3 = False
+        self.written: list[Path] = []
+
+    def __call__(self, segment, path: Path) -> None:
+        self.written.append(export(segment, path.with_suffix(".wav"), "wav"))
+        if self.mp3:
+            self.written.append(export(segment, path.with_suffix(".mp3"), "mp3"))
+
+
+def make_narrator(args: argparse.Namespace) -> Narrator | None:
+    if args.no_speech:
+        return None
+    if not speech_available():
+        warn("no speech engine found, narration left out (install espeak-ng libespeak-ng1)")
+        return None
+    return Narrator(sample_rate=args.sample_rate)
+
+
+def readable(paths: list[Path]) -> list[tuple[Path, object]]:
+    """(path, image) for each image that can be read; a warning names each one that cannot."""
+    loaded = []
+    for path in paths:
+        try:
+            loaded.append((path, load_image(path)))
+        except WganError as err:
+            warn(f"{err}; skipped")
+    return loaded
+
+
+def _sample_number(path: Path) -> int:
+    return int(path.stem.split("_")[-1])
+
+
+def sonify_run(run: Path, args: argparse.Namespace, write: Writer) -> None:
+    epochs = epoch_folders(run)
+    chosen = parse_epochs(args.epochs, list(epochs))
+    try:
+        metrics = read_metrics(run / "metrics.csv")
+    except WganError as err:
+        warn(f"{err}; no loss facts and no losses.wav")
+        metrics = None
+    narrator = make_narrator(args)
+    out = args.out or run / "audio"
+    legend = not args.no_legend
+
+    for epoch in chosen:
+        files = sample_files(epochs[epoch])
+        loaded = readable(files[: args.samples or None])
+        if not loaded:
+            warn(f"{epochs[epoch]}: no readable samples; epoch {epoch} skipped")
+            continue
+        header = f"{run_words(run.name)}, epoch {epoch}. {epoch_facts(metrics, epoch)}"
+        intros = [f"Sample {_sample_number(p)}, {brightness_words(img)}." for p, img in loaded]
+        images = [img for _, img in loaded]
+        audio = images_audio(images, intros, args.mapping, narrator, header, legend)
+        write(audio, out / f"epoch_{epoch:04d}")
+
+    followed = [
+        (epoch, files[args.sample])
+        for epoch, folder in epochs.items()
+        if len(files := sample_files(folder)) > args.sample
+    ]
+    loaded_by_path = dict(readable([path for _, path in followed]))
+    progression = [(e, loaded_by_path[path]) for e, path in followed if path in loaded_by_path]
+    if progression:
+        intros = [
+            f"Epoch {epoch}, {brightness_words(image)}. {epoch_facts(metrics, epoch)}"
+            for epoch, image in progression
+        ]
+        images = [image for _, image in progression]
+        header = f"{run_words(run.name)}: sample {args.sample} through {len(images)} epochs."
+        audio = images_audio(images, intros, args.mapping, narrator, header, legend)
+        write(audio, out / f"progression_sample_{args.sample:02d}")
+    else:
+        warn(f"no epoch of {run} has sample {args.sample}; no progression file")
+
+    if metrics is not None:
+        write(losses_audio(metrics, args.sample_rate, narrator), out / "losses")
+
+
+def sonify_images(paths: list[Path], args: argparse.Namespace, write: Writer) -> bool:
+    """One soundscape file per image; False when some image could not be read."""
+    loaded = readable(paths)
+    narrator = make_narrator(args)
+    for path, image in loaded:
+        intro = f"{path.stem.replace('_', ' ')}, {brightness_words(image)}."
+        audio = images_audio([image], [intro], args.mapping, narrator, "", not args.no_legend)
+        write(audio, (args.out or path.parent) / path.stem)
+    return len(loaded) == len(paths)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    write = Writer(args.format)
+    try:
+        missing = [p for p in args.paths if not p.exists()]
+        if missing:
+            raise WganError(f"{missing[0]}: no such file or folder")
+        folders = [p for p in args.paths if p.is_dir()]
+        if folders and len(args.paths) > 1:
+            raise WganError("give one run folder, or image files, not both")
+        if args.paths and not folders:
+            ok = sonify_images(args.paths, args, write)
+            if not ok and not write.written:
+                raise WganError("none of the images could be read")
+        else:
+            sonify_run(folders[0] if folders else newest_run(args.runs_dir), args, write)
+            ok = True
+    except WganError as err:
+        sys.exit(f"error: {err}")
+    for path in write.written:
+        print(path)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,469 @@
+"""Real images: find them, decode them once into uint8, and feed them to training with tf.data.
+
+Pixels stay uint8 in [0, 255] everywhere in this module, so a whole data set costs one byte per
+value (and can live in a memory-mapped file). The models see floats in [-1, 1]: the train step
+applies `to_float(x) = x / 127.5 - 1`, and `to_uint8` undoes it for grids and metrics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image
+
+from wgan.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
+CELEBA_FOLDER = "img_align_celeba"
+CELEBA_LAYOUTS = frozenset({"celeba", "celeba-nested"})
+# The aligned CelebA images are 178x218; the customary face crop is their central 108x108.
+CELEBA_SIZE = (178, 218)
+CELEBA_CROP = 108
+# Transparent pixels are shown over white when alpha has to go (3 or 1 output channels).
+ALPHA_BACKGROUND = (255, 255, 255)
+# Bump when the decoded pixels for the same files would change, so old caches are rebuilt.
+CACHE_FORMAT = 1
+_CHUNK = 32  # images per decoding task: small enough for smooth progress, large enough to be cheap
+_NAMED_FAILURES = 3  # how many unreadable files a warning names
+
+
+@dataclass
+class ImageSet:
+    """Decoded images and where they came from (enough to explain a run and to rebuild it)."""
+
+    images: np.ndarray  # uint8 (N, H, W, C); a read-only np.memmap when loaded with a cache
+    paths: list[Path]  # the files behind images[i], in the same order
+    n_found: int  # image files found under root
+    n_skipped: int  # selected files that could not be decoded
+    layout: str  # "celeba", "celeba-nested" or "folder"
+    root: Path
+
+
+def find_images(root: str | os.PathLike) -> tuple[list[Path], str]:
+    """List the image files of a data set folder, recognising the CelebA layouts users download.
+
+    CelebA images get the CelebA face crop later, so the layout matters; anything else is a plain
+    folder searched recursively (hidden files and folders skipped). The list is sorted.
+    """
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise DataError(
+            f"data folder {root} does not exist: put images there (for CelebA, unzip "
+            f"img_align_celeba.zip into it; see celeba-dataset/README.md) or pass another --data"
+        )
+    if not root.is_dir():
+        raise DataError(f"data path {root} is not a folder: pass the folder that holds the images")
+
+    for folder, layout in (
+        (root / CELEBA_FOLDER / CELEBA_FOLDER, "celeba-nested"),
+        (root / CELEBA_FOLDER, "celeba"),
+    ):
+        if folder.is_dir():
+            files = _list_folder(folder)
+            if files:
+                return files, layout
+    if root.name == CELEBA_FOLDER:
+        files = _list_folder(root)
+        if files:
+            return files, "celeba"
+    return _walk(root), "folder"
+
+
+def _is_image_name(name: str) -> bool:
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def _list_folder(folder: Path) -> list[Path]:
+    with os.scandir(folder) as entries:
+        names = sorted(e.name for e in entries if _is_image_name(e.name) and e.is_file())
+    return [folder / name for name in names]
+
+
+def _walk(root: Path) -> list[Path]:
+    files: list[Path] = []
+    seen: set[str] = set()  # real paths of visited folders, so symlink loops end
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames.clear()
+            continue
+        seen.add(real)
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        files.extend(Path(dirpath) / f for f in filenames if _is_image_name(f))
+    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+
+
+def load_images(
+    root: str | os.PathLike,
+    n_samples: int = 3000,
+    image_size: int = 64,
+    channels: int = 3,
+    seed: int | None = None,
+    cache_path: str | os.PathLike | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImageSet:
+    """Decode a (seeded, random) sample of the images under root into one uint8 array.
+
+    n_samples=0 loads every image. Each image is cropped (CelebA: the central face square;
+    otherwise the centre square), resized to image_size and converted to `channels` (1, 3 or 4).
+    Decoding runs once, in threads. With cache_path the array is a memory-mapped file there,
+    reused by later calls for the same files, size and channels, so full CelebA need not fit in
+    RAM and is decoded only once. `progress(done, total)` is called as images are decoded.
+    """
+    _check_load_args(n_samples, image_size, channels)
+    root = Path(root).expanduser()
+    found, layout = find_images(root)
+    if not found:
+        raise DataError(f"no images ({_extensions()}) found in {root}{_zip_hint(root)}")
+
+    selected = _select(found, n_samples, seed)
+    if 0 < len(found) < n_samples:
+        warnings.warn(
+            f"asked for {n_samples} images but {root} has only {len(found)}: using all of them",
+            stacklevel=2,
+        )
+    crop_celeba = layout in CELEBA_LAYOUTS
+    shape = (len(selected), image_size, image_size, channels)
+    decode = _Decoder(image_size, channels, crop_celeba)
+
+    if cache_path is None:
+        images = np.empty(shape, dtype=np.uint8)
+        failed = _decode_all(selected, images, decode, progress)
+        keep = len(selected) - len(failed)
+        if keep == 0:
+            raise _nothing_readable(root, failed)
+        if failed:
+            images = _compact(images, failed)[:keep]
+    else:
+        cache = _Cache(Path(cache_path).expanduser(), root, layout, selected, shape, crop_celeba)
+        images, failed = cache.load(decode, progress)
+
+    if failed:
+        _warn_skipped(root, selected, failed)
+    failed_set = set(failed)
+    paths = [p for i, p in enumerate(selected) if i not in failed_set]
+    return ImageSet(images, paths, len(found), len(failed), layout, root)
+
+
+def _check_load_args(n_samples: int, image_size: int, channels: int) -> None:
+    if int(n_samples) != n_samples or n_samples < 0:
+        raise ConfigError(f"n_samples must be 0 (all images) or a positive count, got {n_samples}")
+    if int(image_size) != image_size or image_size < 1:
+        raise ConfigError(f"image_size must be a positive number of pixels, got {image_size}")
+    if channels not in (1, 3, 4):
+        raise ConfigError(f"channels must be 1 (grey), 3 (RGB) or 4 (RGBA), got {channels}")
+
+
+def _extensions() -> str:
+    return ", ".join(sorted(e[1:] for e in IMAGE_EXTENSIONS))
+
+
+def _zip_hint(root: Path) -> str:
+    zips = sorted(p.name for p in root.glob("*.zip"))
+    return f" (found {zips[0]}: unzip it here first)" if zips else ""
+
+
+def _select(found: list[Path], n_samples: int, seed: int | None) -> list[Path]:
+    if n_samples == 0 or n_samples >= len(found):
+        return list(found)
+    picked = np.random.default_rng(seed).choice(len(found), size=n_samples, replace=False)
+    return [found[i] for i in np.sort(picked)]  # file order: reproducible and disk-friendly
+
+
+class _Decoder:
+    """Turns one file into an (H, W, C) uint8 array; holds only settings, so threads share it."""
+
+    def __init__(self, image_size: int, channels: int, crop_celeba: bool):
+        self.size = image_size
+        self.channels = channels
+        self.crop_celeba = crop_celeba
+
+    def __call__(self, path: Path) -> np.ndarray:
+        with Image.open(path) as im:
+            box = self._crop_box(im.size)
+            box = self._draft(im, box)
+            im = _normalise_mode(im, self.channels)
+            im = im.resize(
+                (self.size, self.size), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0
+            )
+            if self.channels == 4 and im.mode != "RGBA":
+                im = im.convert("RGBA")
+            pixels = np.asarray(im, dtype=np.uint8)
+        return pixels.reshape(self.size, self.size, self.channels)
+
+    def _crop_box(self, size: tuple[int, int]) -> tuple[float, float, float, float]:
+        w, h = size
+        if self.crop_celeba:  # the 108x108 face square, scaled for other resolutions
+            side = CELEBA_CROP * min(w / CELEBA_SIZE[0], h / CELEBA_SIZE[1])
+        else:
+            side = min(w, h)
+        return ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
+
+    def _draft(self, im: Image.Image, box: tuple[float, ...]) -> tuple[float, ...]:
+        """Let libjpeg decode at 1/2, 1/4 or 1/8 scale when the crop stays >= the target size."""
+        if im.format != "JPEG":
+            return box
+        w, h = im.size
+        side = box[2] - box[0]
+        want = (math.ceil(w * self.size / side), math.ceil(h * self.size / side))
+        mode = "L" if self.channels == 1 else im.mode
+        drafted = im.draft(mode, want)
+        if drafted is None:
+            return box
+        scale = drafted[1][2] / w
+        return tuple(v * scale for v in box)
+
+
+def _normalise_mode(im: Image.Image, channels: int) -> Image.Image:
+    """Convert any PIL mode to L, RGB or RGBA before resizing (P and 1 can only resize nearest)."""
+    if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        values = np.asarray(im, dtype=np.float32)
+        if im.mode.startswith("I;16") or values.max(initial=0) > 255:
+            values = values / 257.0
+        im = Image.fromarray(np.clip(values + 0.5, 0, 255).astype(np.uint8), "L")
+    if im.mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    has_alpha = im.mode in ("RGBA", "LA", "PA")
+    if has_alpha and channels == 4:
+        return im.convert("RGBA")
+    if has_alpha:
+        background = Image.new("RGB", im.size, ALPHA_BACKGROUND)
+        background.paste(im.convert("RGB"), mask=im.getchannel("A"))
+        im = background
+    target = "L" if channels == 1 else "RGB"
+    return im if im.mode == target else im.convert(target)
+
+
+def _decode_all(
+    paths: Sequence[Path],
+    out: np.ndarray,
+    decode: Callable[[Path], np.ndarray],
+    progress: Callable[[int, int], None] | None,
+) -> dict[int, str]:
+    """Decode paths[i] into out[i] in threads (PIL releases the GIL); return {i: error}."""
+
+    def work(start: int) -> dict[int, str]:
+        failed = {}
+        for i in range(start, min(start + _CHUNK, len(paths))):
+            try:
+                out[i] = decode(paths[i])
+            except Exception as error:  # any file can be garbage; the caller reports them all
+                failed[i] = f"{type(error).__name__}: {error}"
+        return failed
+
+    failed: dict[int, str] = {}
+    total = len(paths)
+    workers = max(2, min(4, os.cpu_count() or 2))
+    with ThreadPoolExecutor(workers, thread_name_prefix="wgan-decode") as pool:
+        for start, chunk_failed in zip(
+            range(0, total, _CHUNK), pool.map(work, range(0, total, _CHUNK)), strict=True
+        ):
+            failed.update(chunk_failed)
+            if progress is not None:
+                progress(min(start + _CHUNK, total), total)
+    return dict(sorted(failed.items()))
+
+
+def _compact(images: np.ndarray, failed: dict[int, str]) -> np.ndarray:
+    """Move the good rows to the front, in place and in blocks (a memmap never enters RAM)."""
+    dst = 0
+    bounds = [*failed, len(images)]
+    src = 0
+    for bad in bounds:
+        for lo in range(src, bad, 4096):  # rows move forward, block by block: no overlap issues
+            hi = min(lo + 4096, bad)
+            images[dst : dst + hi - lo] = images[lo:hi]
+            dst += hi - lo
+        src = bad + 1
+    return images
+
+
+def _nothing_readable(root: Path, failed: dict[int, str]) -> DataError:
+    first = next(iter(failed.values()))
+    return DataError(
+        f"none of the {len(failed)} image files in {root} could be read (first error: {first})"
+    )
+
+
+def _warn_skipped(root: Path, selected: list[Path], failed: dict[int, str]) -> None:
+    named = list(failed.items())[:_NAMED_FAILURES]
+    names = "; ".join(f"{selected[i].relative_to(root)} ({error})" for i, error in named)
+    more = "; ..." if len(failed) > _NAMED_FAILURES else ""
+    warnings.warn(
+        f"skipped {len(failed)} of {len(selected)} image files in {root} that could not be "
+        f"read: {names}{more}",
+        stacklevel=3,
+    )
+
+
+class _Cache:
+    """A uint8 memmap file plus a JSON sidecar that says which files, size and channels it holds."""
+
+    def __init__(
+        self,
+        path: Path,
+        root: Path,
+        layout: str,
+        selected: list[Path],
+        shape: tuple[int, int, int, int],
+        crop_celeba: bool,
+    ):
+        self.path = path
+        self.sidecar = path.with_name(path.name + ".json")
+        self.root = root
+        self.selected = selected
+        self.shape = shape
+        names = "\n".join(p.relative_to(root).as_posix() for p in selected)
+        self.key = {
+            "format": CACHE_FORMAT,
+            "root": str(root.resolve()),
+            "layout": layout,
+            "crop": "celeba" if crop_celeba else "centre-square",
+            "files_sha256": hashlib.sha256(names.encode()).hexdigest(),
+            "n_files": len(selected),
+            "image_size": shape[1],
+            "channels": shape[3],
+        }
+
+    def load(
+        self, decode: Callable[[Path], np.ndarray], progress: Callable[[int, int], None] | None
+    ) -> tuple[np.ndarray, dict[int, str]]:
+        cached = self._read_valid()
+        if cached is not None:
+            return cached
+        try:
+            return self._build(decode, progress)
+        except OSError as error:
+            raise DataError(
+                f"cannot write the image cache {self.path}: {error}; "
+                f"choose another cache path or free some disk space"
+            ) from error
+
+    def _read_valid(self) -> tuple[np.ndarray, dict[int, str]] | None:
+        try:
+            meta = json.loads(self.sidecar.read_text())
+            if meta.get("key") != self.key:
+                return None
+            failed = {int(i): str(e) for i, e in meta["failed"].items()}
+            shape = (self.shape[0] - len(failed), *self.shape[1:])
+            if self.path.stat().st_size != math.prod(shape) or shape[0] < 1:
+                return None
+            return np.memmap(self.path, dtype=np.uint8, mode="r", shape=shape), failed
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None  # missing or stale: rebuild
+
+    def _build(
+        self, decode: Callable[[Path], np.ndarray], progress: Callable[[int, int], None] | None
+    ) -> tuple[np.ndarray, dict[int, str]]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
+        try:
+            array = np.memmap(tmp, dtype=np.uint8, mode="w+", shape=self.shape)
+            failed = _decode_all(self.selected, array, decode, progress)
+            keep = self.shape[0] - len(failed)
+            if keep == 0:
+                raise _nothing_readable(self.root, failed)
+            if failed:
+                _compact(array, failed)
+            array.flush()
+            del array
+            os.truncate(tmp, keep * math.prod(self.shape[1:]))
+            self.sidecar.unlink(missing_ok=True)  # never leave a sidecar describing other data
+            os.replace(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        meta = {"key": self.key, "shape": [keep, *self.shape[1:]], "failed": failed}
+        sidecar_tmp = self.sidecar.with_name(f"{self.sidecar.name}.tmp-{os.getpid()}")
+        sidecar_tmp.write_text(json.dumps(meta, indent=1))
+        os.replace(sidecar_tmp, self.sidecar)
+        shape = (keep, *self.shape[1:])
+        return np.memmap(self.path, dtype=np.uint8, mode="r", shape=shape), failed
+
+
+def to_float(images: np.ndarray) -> np.ndarray:
+    """uint8 [0, 255] -> float32 [-1, 1], the range the models work in."""
+    return np.asarray(images, dtype=np.float32) / 127.5 - 1.0
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """float [-1, 1] -> uint8 [0, 255], rounding and clipping what the generator overshoots."""
+    scaled = (np.asarray(images, dtype=np.float32) + 1.0) * 127.5
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def steps_per_epoch(n_images: int, batch_size: int, n_critic: int = 1) -> int:
+    """Generator iterations in one pass: each takes n_critic fresh batches of real images."""
+    if batch_size < 1 or n_critic < 1:
+        raise ConfigError(
+            f"batch_size and n_critic must be at least 1, got {batch_size} and {n_critic}"
+        )
+    return n_images // (batch_size * n_critic)
+
+
+def make_dataset(
+    images: np.ndarray,
+    batch_size: int,
+    n_critic: int = 1,
+    seed: int | None = None,
+    shuffle: bool = True,
+    repeat: bool = False,
+) -> tf.data.Dataset:
+    """Real batches for training: elements are uint8 (batch_size, n_critic, H, W, C).
+
+    Element [:, k] is the k-th critic batch of one generator iteration, so every critic update
+    sees fresh images; the batch axis comes first so tf.distribute can split it. One pass is
+    steps_per_epoch() elements, every image at most once, reshuffled (seeded) each pass. Only
+    indices flow through the graph: rows are gathered from the array (or memmap) in numpy, so
+    the images are never copied into the graph and a memmap is read a batch at a time.
+    """
+    import tensorflow as tf  # here, so loading and caching images work without TensorFlow
+
+    if not isinstance(images, np.ndarray) or images.ndim != 4 or images.dtype != np.uint8:
+        raise ConfigError(
+            "make_dataset needs a uint8 array of shape (N, H, W, C), got "
+            f"{type(images).__name__} {getattr(images, 'dtype', '')} "
+            f"{getattr(images, 'shape', '')}"
+        )
+    n = len(images)
+    steps = steps_per_epoch(n, batch_size, n_critic)
+    per_step = batch_size * n_critic
+    if steps == 0:
+        raise ConfigError(
+            f"only {n} images for batch_size={batch_size} x n_critic={n_critic}: need at least "
+            f"{per_step} images; load more (n_samples) or lower the batch size"
+        )
+    element_shape = (batch_size, n_critic, *images.shape[1:])
+
+    def gather(indices: np.ndarray) -> np.ndarray:
+        order = np.argsort(indices)
+        rows = images[indices[order]]  # ascending reads: sequential on disk for a memmap
+        batch = np.empty(rows.shape, dtype=np.uint8)
+        batch[order] = rows  # back to the shuffled order
+        return batch.reshape(element_shape)
+
+    def gather_tf(indices: tf.Tensor) -> tf.Tensor:
+        batch = tf.numpy_function(gather, [indices], tf.uint8, stateful=False)
+        batch.set_shape(element_shape)
+        return batch
+
+    dataset = tf.data.Dataset.range(n)
+    if shuffle:
+        dataset = dataset.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(per_step, drop_remainder=True)
+    if repeat:
+        dataset = dataset.repeat()
+    dataset = dataset.map(gather_tf, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,13 @@
+"""Exceptions the scripts turn into one-line messages for the user."""
+
+
+class WganError(Exception):
+    """Base class: a problem the user can fix; the message names the file or flag and the fix."""
+
+
+class DataError(WganError, ValueError):
+    """Images could not be found or read."""
+
+
+class ConfigError(WganError, ValueError):
+    """A hyperparameter has a value the models or the trainer cannot use."""

@@ -1,0 +1,87 @@
+"""``metrics.csv``: one row per epoch, appended as training goes, so a crash keeps the rows."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+
+from wgan.io import write_text
+
+COLUMNS = (
+    "epoch",
+    "step",
+    "critic_loss",
+    "critic_real",
+    "critic_fake",
+    "generator_loss",
+    "wasserstein_estimate",
+    "seconds",
+)
+
+
+def read_metrics(path: str | os.PathLike) -> list[dict[str, float]]:
+    """Rows as dicts of floats (NaN for empty or unparsable cells); [] for a missing file."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    rows = []
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            rows.append({key: _to_float(value) for key, value in row.items() if key})
+    return rows
+
+
+def _to_float(value: str | None) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def append_row(path: str | os.PathLike, row: dict, columns: tuple[str, ...] = COLUMNS) -> None:
+    """Append one row (writing the header first for a new file) and push it to disk."""
+    path = Path(path)
+    new = not path.exists() or path.stat().st_size == 0
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerow({key: _format(row.get(key, "")) for key in columns})
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _format(value) -> str:
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def truncate_after(path: str | os.PathLike, last_epoch: int) -> int:
+    """Drop rows past ``last_epoch`` (written after the last checkpoint); returns rows dropped.
+
+    Resuming then repeats those epochs, so the file ends with no duplicated and no missing epoch.
+    """
+    path = Path(path)
+    if not path.exists():
+        return 0
+    lines = path.read_text().splitlines(keepends=True)
+    if not lines:
+        return 0
+    kept = [lines[0]]
+    for line in lines[1:]:
+        head = line.split(",", 1)[0].strip()
+        if not line.strip():
+            continue
+        try:
+            epoch = int(float(head))
+        except ValueError:
+            continue  # a row cut short by a crash
+        if epoch <= last_epoch and line.endswith("\n"):
+            kept.append(line)
+    dropped = len(lines) - len(kept)
+    if dropped:
+        write_text(path, "".join(kept))
+    return dropped

@@ -1,0 +1,126 @@
+"""Train a WGAN into a run folder that explains itself."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from wgan.callbacks import LossPlot, MetricsCSV, SampleGrid, SaveCheckpoint, write_samples
+from wgan.checkpoint import TrainingState
+from wgan.config import TrainConfig
+from wgan.data import make_dataset
+from wgan.gan import WGAN
+from wgan.grids import make_grid
+from wgan.history import truncate_after
+from wgan.io import atomic_path, save_png
+from wgan.models import build_critic, build_generator
+
+log = logging.getLogger(__name__)
+
+
+def build_wgan(config: TrainConfig) -> WGAN:
+    """Critic, generator and composite, compiled with RMSprop as the paper prescribes.
+
+    Call inside a ``tf.distribute`` strategy's scope to train on several devices.
+    """
+    common = {
+        "image_size": config.image_size,
+        "channels": config.channels,
+        "filters": config.filters,
+        "leaky_slope": config.leaky_slope,
+        "init_stddev": config.init_stddev,
+        "dtype": config.dtype_policy,
+    }
+    critic = build_critic(clip_value=config.clip, **common)
+    generator = build_generator(latent_dim=config.latent_dim, **common)
+    model = WGAN(
+        critic,
+        generator,
+        latent_dim=config.latent_dim,
+        n_critic=config.n_critic,
+        latent_distribution=config.latent_distribution,
+        warmup=config.warmup,
+        seed=config.seed,
+    )
+    model.compile(
+        critic_optimizer=keras.optimizers.RMSprop(config.lr),
+        generator_optimizer=keras.optimizers.RMSprop(config.lr),
+    )
+    return model
+
+
+def fixed_noise(config: TrainConfig) -> np.ndarray:
+    """The latent batch behind every grid of a run, drawn once from the run's seed."""
+    rng = np.random.default_rng(config.seed)
+    shape = (config.grid_samples, config.latent_dim)
+    if config.latent_distribution == "uniform":
+        return rng.uniform(0.0, 1.0, shape).astype(np.float32)
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def train(
+    config: TrainConfig,
+    images: np.ndarray,
+    run_dir: str | os.PathLike,
+    resume: bool = False,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    strategy: tf.distribute.Strategy | None = None,
+) -> WGAN:
+    """Train on uint8 ``images`` (N, H, W, C) and write every output into ``run_dir``.
+
+    With ``resume``, training continues after the last checkpointed epoch; rows that
+    ``metrics.csv`` gained after that checkpoint are dropped first, so no epoch is doubled.
+    """
+    run_dir = Path(run_dir)
+    images_dir = run_dir / "images"
+    metrics_path = run_dir / "metrics.csv"
+    images_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        model = build_wgan(config)
+        state = TrainingState(model, fixed_noise(config), run_dir / "checkpoints")
+    initial_epoch = state.restore() if resume else 0
+    if resume:
+        dropped = truncate_after(metrics_path, initial_epoch)
+        if dropped:
+            log.info("dropped %d metrics rows written after the last checkpoint", dropped)
+    if not (images_dir / "real.png").exists():
+        save_png(images_dir / "real.png", make_grid(images[: config.grid_samples]))
+
+    if initial_epoch < config.epochs:
+        # A new shuffle seed per resume, so a resumed run does not replay epoch 1's order.
+        dataset = make_dataset(
+            images, config.batch_size, config.n_critic, seed=config.seed + initial_epoch
+        )
+        model.fit(
+            dataset,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            verbose=0,
+            shuffle=False,
+            callbacks=[
+                MetricsCSV(metrics_path),
+                SampleGrid(images_dir, state.noise, config.sample_every, config.epochs),
+                LossPlot(metrics_path, run_dir / "loss.png"),
+                SaveCheckpoint(state),
+                *callbacks,
+            ],
+        )
+    elif not any(images_dir.glob("epoch_*.png")):
+        write_samples(model.generator, state.noise, images_dir, f"epoch_{config.epochs:04d}")
+    save_model(model.generator, run_dir / "generator.keras")
+    save_model(model.critic, run_dir / "critic.keras")
+    return model
+
+
+def save_model(model: keras.Model, path: str | os.PathLike) -> None:
+    """Save a ``.keras`` file without ever leaving a half-written one."""
+    with atomic_path(path, suffix=".keras") as tmp:
+        model.save(tmp)
