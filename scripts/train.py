@@ -16,8 +16,7 @@ import time
 import warnings
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _common import ROOT, Parser, import_wgan
 
 # --- Hyperparameters (defaults of the WGAN paper and the original project) ----------------
 N_SAMPLES = 3000  # real images sampled at random from the data folder (0 = use all)
@@ -62,13 +61,6 @@ FLAGS = {  # flag -> (config field, type, constant, help)
 }
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse, but errors are one line: the problem and where to look."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = Parser(
         prog="train.py", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -84,11 +76,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
                         help="continue a run from its last completed epoch, with its own config")
     return parser.parse_args(argv)
-
-
-def fail(message: str, code: int = 2) -> None:
-    sys.stderr.write(f"train.py: error: {message}\n")
-    raise SystemExit(code)
 
 
 def resolve_config(args: argparse.Namespace):
@@ -115,24 +102,35 @@ def resolve_config(args: argparse.Namespace):
     return TrainConfig(**{**defaults, **given}).validate()
 
 
-def prepare_run_dir(args: argparse.Namespace) -> Path:
-    """Make (or check) the run folder; never reuse a folder that holds another run."""
+def prepare_run_dir(args: argparse.Namespace) -> tuple[Path, bool]:
+    """Make (or check) the run folder; never reuse a folder that holds another run.
+
+    Returns the folder and whether this call created it (to remove it again on an early error).
+    """
+    from wgan.errors import ConfigError
+
     if args.resume is not None:
-        run_dir = args.resume
-        if not (run_dir / "config.json").exists():
-            fail(f"--resume {run_dir}: no config.json there; give a folder made by train.py")
-        return run_dir
+        if not (args.resume / "config.json").exists():
+            raise ConfigError(
+                f"--resume {args.resume}: no config.json there; give a folder made by train.py"
+            )
+        return args.resume, False
     run_dir = args.run_dir or RUNS_DIR / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    if run_dir.exists() and any(run_dir.iterdir()):
-        fail(f"--run-dir {run_dir} already holds files; use --resume {run_dir} or a new folder")
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise ConfigError(
+            f"--run-dir {run_dir} already holds files; use --resume {run_dir} or a new folder"
+        )
+    created = not run_dir.exists()
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         probe = run_dir / ".write-test"
         probe.write_text("")
         probe.unlink()
     except OSError as err:
-        fail(f"--run-dir {run_dir} is not writable ({err.strerror}); choose another folder")
-    return run_dir
+        raise ConfigError(
+            f"--run-dir {run_dir} is not writable ({err.strerror}); choose another folder"
+        ) from None
+    return run_dir, created
 
 
 def folder_has_images(folder: Path) -> bool:
@@ -148,7 +146,7 @@ def load_data(config, data_arg: str | None):
     """Return (uint8 images, data description) for the configured source."""
     from tqdm import tqdm
 
-    from wgan.data import load_images
+    from wgan.data import find_images, load_images
     from wgan.demo_faces import draw_faces
 
     source = data_arg or config.data or (str(DATA) if DATA else "")
@@ -164,18 +162,24 @@ def load_data(config, data_arg: str | None):
     if source == "demo":
         n = config.n_samples or N_SAMPLES
         return draw_faces(n, config.image_size, config.channels, seed=config.seed), "demo"
-    with tqdm(total=None, desc="loading images", unit="img", leave=False) as bar:
+    find_images(source)  # a missing folder fails here, before any progress bar is drawn
+    bars = []
 
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, desc="loading images", unit="img", leave=False))
+        bars[0].update(done - bars[0].n)
 
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
             image_set = load_images(
                 source, config.n_samples, config.image_size, config.channels,
                 seed=config.seed, progress=progress,
             )
+        finally:
+            for bar in bars:
+                bar.close()
     for warning in caught:
         print(f"warning: {warning.message}")
     print(f"loaded {len(image_set.images)} of {image_set.n_found} images from {source} "
@@ -183,20 +187,20 @@ def load_data(config, data_arg: str | None):
     return image_set.images, str(Path(source).resolve())
 
 
-def progress_callback(config, initial_epoch_hint: int, steps: int):
+def progress_callback(config, steps: int):
     """One bar for the whole run: epoch x/y, the losses and an ETA."""
     import keras
     from tqdm import tqdm
 
     class Progress(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.bar = tqdm(total=None, unit="it", dynamic_ncols=True,
-                            mininterval=0.5 if sys.stderr.isatty() else 30)
+        bar = None
 
         def on_epoch_begin(self, epoch, logs=None):
-            if self.bar.total is None:
-                self.bar.total = (config.epochs - epoch) * steps
-                self.bar.refresh()
+            if self.bar is None:
+                self.bar = tqdm(
+                    total=(config.epochs - epoch) * steps, unit="it", dynamic_ncols=True,
+                    mininterval=0.5 if sys.stderr.isatty() else 30,
+                )
             self.bar.set_description(f"epoch {epoch + 1}/{config.epochs}")
 
         def on_train_batch_end(self, batch, logs=None):
@@ -210,7 +214,8 @@ def progress_callback(config, initial_epoch_hint: int, steps: int):
             self.bar.update(1)
 
         def on_train_end(self, logs=None):
-            self.bar.close()
+            if self.bar is not None:
+                self.bar.close()
 
     return Progress()
 
@@ -219,20 +224,28 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     logging.getLogger("wgan").setLevel(logging.INFO)
+    import_wgan()
     from wgan.errors import WganError
 
+    run_dir, created = None, False
     try:
         config = resolve_config(args)
-        run_dir = prepare_run_dir(args)
+        run_dir, created = prepare_run_dir(args)
         return run(config, args, run_dir)
-    except WganError as err:
-        fail(str(err))
-    return 0
+    except (WganError, KeyboardInterrupt) as err:
+        if created and run_dir is not None and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # nothing was written: leave no empty run behind
+        if isinstance(err, KeyboardInterrupt):
+            sys.stderr.write("\ntrain.py: interrupted before training started\n")
+            return 130
+        sys.stderr.write(f"train.py: error: {err}\n")
+        return 2
 
 
 def run(config, args, run_dir: Path) -> int:
     from wgan.config import package_versions
     from wgan.data import steps_per_epoch
+    from wgan.errors import ConfigError
     from wgan.io import write_json
     from wgan.trainer import train
 
@@ -240,8 +253,10 @@ def run(config, args, run_dir: Path) -> int:
     config.data, config.n_images = data, int(len(images))
     steps = steps_per_epoch(len(images), config.batch_size, config.n_critic)
     if steps == 0:
-        fail(f"{len(images)} images are fewer than --batch-size x --n-critic = "
-             f"{config.batch_size * config.n_critic}; lower them or add images")
+        raise ConfigError(
+            f"{len(images)} images are fewer than --batch-size x --n-critic = "
+            f"{config.batch_size * config.n_critic}; lower them or use more images"
+        )
     record = config.to_dict()
     record.update(
         steps_per_epoch=steps,
@@ -255,10 +270,12 @@ def run(config, args, run_dir: Path) -> int:
     start = time.perf_counter()
     try:
         train(config, images, run_dir, resume=args.resume is not None,
-              callbacks=[progress_callback(config, 0, steps)])
+              callbacks=[progress_callback(config, steps)])
     except KeyboardInterrupt:
-        print(f"\ninterrupted; the last completed epoch is kept. Continue with:\n"
-              f"  python scripts/train.py --resume {run_dir}")
+        sys.stderr.write(
+            f"\ninterrupted; the last completed epoch is kept. Continue with:\n"
+            f"  python scripts/train.py --resume {run_dir}\n"
+        )
         return 130
     minutes = (time.perf_counter() - start) / 60
     print(f"done in {minutes:.1f} min: grids in {run_dir / 'images'}, "

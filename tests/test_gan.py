@@ -44,7 +44,11 @@ def test_train_step_returns_the_five_metrics_and_they_agree():
     model = make_wgan(n_critic=2)
     logs = model.train_step(tf.constant(real_groups(1, 2)))
     assert set(logs) == {
-        "critic_loss", "critic_real", "critic_fake", "generator_loss", "wasserstein_estimate"
+        "critic_loss",
+        "critic_real",
+        "critic_fake",
+        "generator_loss",
+        "wasserstein_estimate",
     }
     values = {k: float(v) for k, v in logs.items()}
     assert all(np.isfinite(v) for v in values.values())

@@ -7,3 +7,10 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
+
+# Importing these registers the custom objects, so `.keras` files load with no custom_objects.
+from wgan.constraints import ClipConstraint  # noqa: E402
+from wgan.gan import WGAN  # noqa: E402
+from wgan.losses import critic_loss, generator_loss, wasserstein_loss  # noqa: E402
+
+__all__ = ["WGAN", "ClipConstraint", "critic_loss", "generator_loss", "wasserstein_loss"]

@@ -106,11 +106,19 @@ class TrainConfig:
 def package_versions() -> dict[str, str]:
     """Versions that decide what a run does, recorded so a run can be reproduced."""
     versions = {"python": platform.python_version()}
-    for name in ("tensorflow", "tensorflow-cpu", "keras", "numpy", "pillow"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
+    # TensorFlow ships as several distributions (tensorflow, tensorflow-cpu, ...): one key.
+    for key, names in (
+        ("tensorflow", ("tensorflow", "tensorflow-cpu", "tf-nightly")),
+        ("keras", ("keras",)),
+        ("numpy", ("numpy",)),
+        ("pillow", ("pillow",)),
+    ):
+        for name in names:
+            try:
+                versions[key] = metadata.version(name)
+                break
+            except metadata.PackageNotFoundError:
+                continue
     from wgan import __version__
 
     versions["wgan"] = __version__

@@ -16,15 +16,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
+import tensorflow as tf
 from PIL import Image
 
 from wgan.errors import ConfigError, DataError
-
-if TYPE_CHECKING:
-    import tensorflow as tf
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 CELEBA_FOLDER = "img_align_celeba"
@@ -36,6 +33,17 @@ CELEBA_CROP = 108
 ALPHA_BACKGROUND = (255, 255, 255)
 # Bump when the decoded pixels for the same files would change, so old caches are rebuilt.
 CACHE_FORMAT = 1
+# EXIF orientation tag values -> the transpose that shows the picture upright.
+_EXIF_ORIENTATION = 0x0112
+_EXIF_TURNS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 _CHUNK = 32  # images per decoding task: small enough for smooth progress, large enough to be cheap
 _NAMED_FAILURES = 3  # how many unreadable files a warning names
 
@@ -121,7 +129,8 @@ def load_images(
     otherwise the centre square), resized to image_size and converted to `channels` (1, 3 or 4).
     Decoding runs once, in threads. With cache_path the array is a memory-mapped file there,
     reused by later calls for the same files, size and channels, so full CelebA need not fit in
-    RAM and is decoded only once. `progress(done, total)` is called as images are decoded.
+    RAM and is decoded only once (the cache is keyed by the sampled files, so give a seed, or
+    n_samples=0, to reuse it). `progress(done, total)` is called as images are decoded.
     """
     _check_load_args(n_samples, image_size, channels)
     root = Path(root).expanduser()
@@ -153,8 +162,7 @@ def load_images(
 
     if failed:
         _warn_skipped(root, selected, failed)
-    failed_set = set(failed)
-    paths = [p for i, p in enumerate(selected) if i not in failed_set]
+    paths = [p for i, p in enumerate(selected) if i not in failed]
     return ImageSet(images, paths, len(found), len(failed), layout, root)
 
 
@@ -193,12 +201,14 @@ class _Decoder:
 
     def __call__(self, path: Path) -> np.ndarray:
         with Image.open(path) as im:
-            box = self._crop_box(im.size)
-            box = self._draft(im, box)
+            turn = _EXIF_TURNS.get(im.getexif().get(_EXIF_ORIENTATION, 1))
+            box = self._draft(im, self._crop_box(im.size))
             im = _normalise_mode(im, self.channels)
             im = im.resize(
                 (self.size, self.size), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0
             )
+            if turn is not None:  # phone photos: stored sideways, shown upright
+                im = im.transpose(turn)
             if self.channels == 4 and im.mode != "RGBA":
                 im = im.convert("RGBA")
             pixels = np.asarray(im, dtype=np.uint8)
@@ -214,13 +224,11 @@ class _Decoder:
 
     def _draft(self, im: Image.Image, box: tuple[float, ...]) -> tuple[float, ...]:
         """Let libjpeg decode at 1/2, 1/4 or 1/8 scale when the crop stays >= the target size."""
-        if im.format != "JPEG":
-            return box
         w, h = im.size
         side = box[2] - box[0]
         want = (math.ceil(w * self.size / side), math.ceil(h * self.size / side))
         mode = "L" if self.channels == 1 else im.mode
-        drafted = im.draft(mode, want)
+        drafted = im.draft(mode, want)  # None for formats other than JPEG
         if drafted is None:
             return box
         scale = drafted[1][2] / w
@@ -429,8 +437,6 @@ def make_dataset(
     indices flow through the graph: rows are gathered from the array (or memmap) in numpy, so
     the images are never copied into the graph and a memmap is read a batch at a time.
     """
-    import tensorflow as tf  # here, so loading and caching images work without TensorFlow
-
     if not isinstance(images, np.ndarray) or images.ndim != 4 or images.dtype != np.uint8:
         raise ConfigError(
             "make_dataset needs a uint8 array of shape (N, H, W, C), got "

@@ -101,7 +101,7 @@ def _draw_params(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     bg_bottom = np.clip(bg_top + rng.normal(0, 0.12, (n, 3)), 0, 1).astype(np.float32)
 
     a = u(0.50, 0.62)  # face half-width
-    p = {
+    return {
         "skin": skin,
         "bg_top": bg_top,
         "bg_bottom": bg_bottom,
@@ -114,6 +114,7 @@ def _draw_params(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
         "hair": pick(_HAIR, _HAIR_P, 0.04),
         "style": rng.choice(len(_STYLE_P), n, p=_STYLE_P),
         "hairline": u(0.48, 0.72),  # where the hair starts, as a fraction of b above the centre
+        "temples": u(0.35, 0.8),  # how far the hairline drops at the sides, as a fraction of b
         "parting": u(-0.25, 0.25),  # slope of the fringe
         "volume": u(1.04, 1.14),
         "clothes": np.clip(rng.uniform(0.05, 0.9, (n, 3)), 0, 1).astype(np.float32),
@@ -127,8 +128,8 @@ def _draw_params(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
         "brow_up": u(0.16, 0.26),  # brow height above the eye, as a fraction of a
         "brow_arch": u(-0.1, 0.9),
         "brow_t": u(0.025, 0.05),  # brow half-thickness, as a fraction of a
-        "nose_y": u(0.25, 0.38),
-        "mouth_y": u(0.50, 0.62),
+        "nose_y": u(0.25, 0.38),  # nose tip below the centre, as a fraction of b
+        "mouth_y": u(0.50, 0.62),  # as a fraction of b below the centre
         "mouth_w": u(0.26, 0.42),  # half-width, as a fraction of a
         "smile": u(-0.15, 0.9),
         "lip_t": u(0.05, 0.10),  # lip half-thickness, as a fraction of a
@@ -141,7 +142,6 @@ def _draw_params(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
         ).astype(np.float32),
         "open": (rng.uniform(0, 1, n) < 0.35).astype(np.float32),
     }
-    return p
 
 
 class _Painter:
@@ -209,7 +209,7 @@ class _Painter:
         )
         fringe = style == _FRINGE
         line_y = cy - b * np.where(fringe, 0.33 - p["eye_y"], p["hairline"])
-        curve = np.where(fringe, 0.15, 0.9).astype(np.float32) * b
+        curve = np.where(fringe, 0.15, p["temples"]).astype(np.float32) * b
         slope = np.where(fringe, p["parting"], 0.0).astype(np.float32)
         x = self.coords[None, cols] - cx[:, None]
         line = line_y[:, None] + curve[:, None] * (x / a[:, None]) ** 2 + slope[:, None] * x

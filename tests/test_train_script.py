@@ -1,0 +1,256 @@
+"""scripts/train.py as a user runs it: outputs, resume after a kill, and bad input."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+import wgan  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN = ROOT / "scripts" / "train.py"
+TINY = [
+    "--image-size",
+    "16",
+    "--filters",
+    "8",
+    "--latent-dim",
+    "8",
+    "--batch-size",
+    "4",
+    "--n-critic",
+    "2",
+    "--seed",
+    "0",
+]
+
+
+def run_train(*args, timeout=240):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, str(TRAIN), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def start_train(*args):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen(
+        [sys.executable, str(TRAIN), *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def make_folder(path: Path, n: int = 40) -> Path:
+    rng = np.random.default_rng(0)
+    path.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        pixels = rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(path / f"img_{i:03d}.png")
+    return path
+
+
+def epochs_in(metrics: Path) -> list[int]:
+    with metrics.open() as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("train")
+    data = make_folder(base / "data")
+    run_dir = base / "run"
+    result = run_train(
+        "--data",
+        data,
+        "--n-samples",
+        32,
+        "--epochs",
+        2,
+        *TINY,
+        "--sample-every",
+        1,
+        "--run-dir",
+        run_dir,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run_dir, result
+
+
+def test_tiny_run_writes_config_with_hyperparameters_versions_and_data(tiny_run):
+    run_dir, _ = tiny_run
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["epochs"] == 2 and config["image_size"] == 16 and config["n_critic"] == 2
+    assert config["lr"] == 5e-5 and config["clip"] == 0.01 and config["seed"] == 0
+    assert config["n_images"] == 32 and config["data"].endswith("data")
+    assert {"tensorflow", "keras", "numpy", "python"} <= set(config["versions"])
+
+
+def test_tiny_run_writes_grids_and_their_samples(tiny_run):
+    run_dir, _ = tiny_run
+    images = run_dir / "images"
+    assert Image.open(images / "real.png").size[0] > 16
+    for epoch in (1, 2):
+        grid = images / f"epoch_{epoch:04d}.png"
+        assert Image.open(grid).size == (8 * 18 + 2, 8 * 18 + 2)  # 8x8 tiles of 16 px + border
+        samples = sorted((images / f"epoch_{epoch:04d}").glob("sample_*.png"))
+        assert len(samples) == 64
+        assert Image.open(samples[0]).size == (16, 16)
+
+
+def test_tiny_run_writes_one_metrics_row_per_epoch(tiny_run):
+    run_dir, _ = tiny_run
+    with (run_dir / "metrics.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == [
+        "epoch",
+        "step",
+        "critic_loss",
+        "critic_real",
+        "critic_fake",
+        "generator_loss",
+        "wasserstein_estimate",
+        "seconds",
+    ]
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert [int(r["step"]) for r in rows] == [4, 8]  # 32 images / (4 x 2) per epoch
+    assert all(np.isfinite(float(r["critic_loss"])) for r in rows)
+
+
+def test_tiny_run_writes_loss_plot_checkpoint_and_models(tiny_run):
+    run_dir, result = tiny_run
+    assert Image.open(run_dir / "loss.png").size[0] >= 400
+    assert (run_dir / "checkpoints" / "checkpoint").exists()
+    generator = keras.saving.load_model(run_dir / "generator.keras")
+    critic = keras.saving.load_model(run_dir / "critic.keras")
+    assert tuple(generator.output_shape) == (None, 16, 16, 3)
+    assert tuple(critic.output_shape) == (None, 1)
+    assert "epoch 2/2" in result.stderr  # the progress bar
+
+
+def wait_for_rows(metrics: Path, rows: int, process, timeout=180):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if metrics.exists() and len(epochs_in(metrics)) >= rows:
+            return
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        time.sleep(0.05)
+    raise AssertionError("training did not reach the expected epoch in time")
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
+def test_resume_after_the_process_is_killed_keeps_every_epoch_exactly_once(tmp_path, how):
+    data = make_folder(tmp_path / "data", 48)
+    run_dir = tmp_path / "run"
+    process = start_train(
+        "--data",
+        data,
+        "--n-samples",
+        48,
+        "--epochs",
+        400,
+        *TINY,
+        "--sample-every",
+        1,
+        "--run-dir",
+        run_dir,
+    )
+    wait_for_rows(run_dir / "metrics.csv", 3, process)
+    process.send_signal(how)
+    _, err = process.communicate(timeout=60)
+    if how == signal.SIGINT:
+        assert process.returncode == 130
+        assert "--resume" in err
+    killed_at = len(epochs_in(run_dir / "metrics.csv"))
+    final = killed_at + 2
+    result = run_train("--resume", run_dir, "--epochs", final)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert epochs_in(run_dir / "metrics.csv") == list(range(1, final + 1))
+    steps = [int(r["step"]) for r in csv.DictReader((run_dir / "metrics.csv").open())]
+    assert steps == [6 * e for e in range(1, final + 1)]  # 48 / (4 x 2) per epoch
+    grids = sorted(p.name for p in (run_dir / "images").glob("epoch_*.png"))
+    assert grids == [f"epoch_{e:04d}.png" for e in range(1, final + 1)]
+    assert json.loads((run_dir / "config.json").read_text())["epochs"] == final
+
+
+def test_resume_restores_weights_optimizer_state_and_noise(tmp_path):
+    from wgan.checkpoint import TrainingState
+    from wgan.config import TrainConfig
+    from wgan.trainer import build_wgan, fixed_noise
+
+    data = make_folder(tmp_path / "data", 16)
+    run_dir = tmp_path / "run"
+    result = run_train(
+        "--data", data, "--n-samples", 16, "--epochs", 1, *TINY, "--run-dir", run_dir
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    config = TrainConfig.load(run_dir)
+    model = build_wgan(config)
+    state = TrainingState(model, np.zeros_like(fixed_noise(config)), run_dir / "checkpoints")
+    assert state.restore() == 1
+    np.testing.assert_array_equal(state.noise, fixed_noise(config))
+    assert int(model.generator_optimizer.iterations.numpy()) == 2
+    assert int(model.critic_optimizer.iterations.numpy()) == 4
+    saved = keras.saving.load_model(run_dir / "generator.keras")
+    for a, b in zip(saved.weights, model.generator.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize(
+    "args,mentions",
+    [
+        (["--data", "/no/such/folder"], "/no/such/folder"),
+        (["--batch-size", "0"], "--batch-size"),
+        (["--image-size", "30"], "--image-size"),
+        (["--epochs", "-3"], "--epochs"),
+        (["--n-critic", "0"], "--n-critic"),
+        (["--lr", "fast"], "--lr"),
+        (["--batch-size", "abc"], "--batch-size"),
+        (["--precision", "fp8"], "--precision"),
+    ],
+)
+def test_bad_input_gets_a_one_line_error_and_no_traceback(tmp_path, args, mentions):
+    run_dir = tmp_path / "run"
+    result = run_train(*args, "--run-dir", run_dir, timeout=120)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert mentions in lines[0] and "error" in lines[0]
+    assert "Traceback" not in result.stderr
+    assert not run_dir.exists()  # no empty run folder left behind
+
+
+def test_unwritable_run_folder_is_a_one_line_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run_train("--run-dir", blocker / "run", timeout=120)
+    assert result.returncode != 0
+    assert "--run-dir" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert blocker.read_text() == "not a folder"
+
+
+def test_an_existing_run_is_never_overwritten(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "metrics.csv").write_text("epoch\n1\n")
+    result = run_train("--run-dir", run_dir, "--epochs", "1", timeout=120)
+    assert result.returncode != 0
+    assert "--resume" in result.stderr and "Traceback" not in result.stderr
+    assert (run_dir / "metrics.csv").read_text() == "epoch\n1\n"
+    assert sorted(p.name for p in run_dir.iterdir()) == ["metrics.csv"]
