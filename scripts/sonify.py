@@ -5,7 +5,8 @@
     python scripts/sonify.py face.png other.png --out sounds/ --no-speech
 
 A run gets RUN/audio/epoch_NNNN.wav (one per sonified epoch grid), progression_sample_NN.wav (one
-sample across all epochs) and losses.wav. Image files get NAME.wav next to each image.
+sample through the epochs, so one hears it form) and losses.wav. Image files get NAME.wav next to
+each image. Narration needs espeak-ng; MP3 needs ffmpeg.
 """
 
 from __future__ import annotations
@@ -14,27 +15,30 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+from _common import Parser, quiet_stderr
 
-from wgan.errors import WganError  # noqa: E402
-from wgan.sonification import (  # noqa: E402
-    Mapping,
-    Narrator,
-    brightness_words,
-    epoch_facts,
-    epoch_folders,
-    export,
-    ffmpeg_available,
-    images_audio,
-    load_image,
-    losses_audio,
-    newest_run,
-    parse_epochs,
-    read_metrics,
-    run_words,
-    sample_files,
-    speech_available,
-)
+# Sonifying needs no TensorFlow, but `import wgan` may load it: keep its start-up chatter quiet.
+with quiet_stderr():
+    from wgan.errors import WganError
+    from wgan.sonification import (
+        Mapping,
+        Narrator,
+        brightness_words,
+        epoch_facts,
+        epoch_folders,
+        export,
+        ffmpeg_available,
+        images_audio,
+        load_image,
+        losses_audio,
+        newest_run,
+        parse_epochs,
+        read_metrics,
+        run_words,
+        sample_files,
+        speech_available,
+    )
 
 RUNS_DIR = "runs"  # folder whose newest run is used when no path is given
 EPOCHS = "last"  # epoch grids to sonify: last, all, or a list such as 1,5,10
@@ -45,10 +49,12 @@ FMIN = 500.0  # pitch of the bottom row in Hz
 FMAX = 5000.0  # pitch of the top row in Hz
 SAMPLE_RATE = 44100  # audio sample rate in Hz
 FORMAT = "wav"  # wav, or mp3 (needs ffmpeg; the WAV is written as well)
+SPEECH_RATE = 175  # narration speed in words per minute
+PROGRESSION_MAX = 20  # most epochs in the progression file, evenly spaced (0 keeps all)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         description="Turn a training run (or image files) into sound: The vOICe soundscapes "
         "of generated samples, loss notes, and spoken narration.",
         epilog="Mapping: higher pitch = higher in the image, louder = brighter, left to right "
@@ -71,12 +77,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--out", type=Path, help="output folder (default: RUN/audio, or beside each image)"
     )
     parser.add_argument("--no-speech", action="store_true", help="leave the narration out")
+    parser.add_argument("--speech-rate", type=int, default=SPEECH_RATE, help="words per minute")
+    parser.add_argument(
+        "--progression-max",
+        type=int,
+        default=PROGRESSION_MAX,
+        help="most epochs in the progression file, evenly spaced (0: all)",
+    )
     parser.add_argument("--no-legend", action="store_true", help="skip the spoken listening guide")
     args = parser.parse_args(argv)
     if args.samples < 0:
         parser.error(f"--samples must be 0 (all) or more, got {args.samples}")
     if args.sample < 0:
         parser.error(f"--sample must be 0 or more, got {args.sample}")
+    if args.progression_max < 0:
+        parser.error(f"--progression-max must be 0 (all) or more, got {args.progression_max}")
+    if not 80 <= args.speech_rate <= 500:
+        parser.error(f"--speech-rate must be 80 to 500 words per minute, got {args.speech_rate}")
     try:
         args.mapping = Mapping(args.seconds, args.fmin, args.fmax, args.sample_rate)
     except WganError as err:
@@ -99,9 +116,10 @@ class Writer:
         self.written: list[Path] = []
 
     def __call__(self, segment, path: Path) -> None:
-        self.written.append(export(segment, path.with_suffix(".wav"), "wav"))
-        if self.mp3:
-            self.written.append(export(segment, path.with_suffix(".mp3"), "mp3"))
+        formats = ("wav", "mp3") if self.mp3 else ("wav",)
+        for fmt in formats:
+            self.written.append(export(segment, path.with_suffix(f".{fmt}"), fmt))
+            print(self.written[-1], flush=True)
 
 
 def make_narrator(args: argparse.Namespace) -> Narrator | None:
@@ -110,7 +128,7 @@ def make_narrator(args: argparse.Namespace) -> Narrator | None:
     if not speech_available():
         warn("no speech engine found, narration left out (install espeak-ng libespeak-ng1)")
         return None
-    return Narrator(sample_rate=args.sample_rate)
+    return Narrator(sample_rate=args.sample_rate, words_per_minute=args.speech_rate)
 
 
 def readable(paths: list[Path]) -> list[tuple[Path, object]]:
@@ -122,6 +140,16 @@ def readable(paths: list[Path]) -> list[tuple[Path, object]]:
         except WganError as err:
             warn(f"{err}; skipped")
     return loaded
+
+
+def evenly_spaced(items: list, most: int) -> list:
+    """At most `most` items (0: all), evenly spread, always keeping the first and the last."""
+    if not most or len(items) <= most:
+        return items
+    if most == 1:
+        return items[-1:]
+    picks = np.unique(np.round(np.linspace(0, len(items) - 1, most)).astype(int))
+    return [items[i] for i in picks]
 
 
 def _sample_number(path: Path) -> int:
@@ -157,6 +185,7 @@ def sonify_run(run: Path, args: argparse.Namespace, write: Writer) -> None:
         for epoch, folder in epochs.items()
         if len(files := sample_files(folder)) > args.sample
     ]
+    followed = evenly_spaced(followed, args.progression_max)
     loaded_by_path = dict(readable([path for _, path in followed]))
     progression = [(e, loaded_by_path[path]) for e, path in followed if path in loaded_by_path]
     if progression:
@@ -176,14 +205,20 @@ def sonify_run(run: Path, args: argparse.Namespace, write: Writer) -> None:
 
 
 def sonify_images(paths: list[Path], args: argparse.Namespace, write: Writer) -> bool:
-    """One soundscape file per image; False when some image could not be read."""
-    loaded = readable(paths)
+    """One soundscape file per image; an unreadable one is an error, the others still get done."""
     narrator = make_narrator(args)
-    for path, image in loaded:
+    ok = True
+    for path in paths:
+        try:
+            image = load_image(path)
+        except WganError as err:
+            print(f"error: {err}", file=sys.stderr)
+            ok = False
+            continue
         intro = f"{path.stem.replace('_', ' ')}, {brightness_words(image)}."
         audio = images_audio([image], [intro], args.mapping, narrator, "", not args.no_legend)
         write(audio, (args.out or path.parent) / path.stem)
-    return len(loaded) == len(paths)
+    return ok
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,17 +232,11 @@ def main(argv: list[str] | None = None) -> int:
         if folders and len(args.paths) > 1:
             raise WganError("give one run folder, or image files, not both")
         if args.paths and not folders:
-            ok = sonify_images(args.paths, args, write)
-            if not ok and not write.written:
-                raise WganError("none of the images could be read")
-        else:
-            sonify_run(folders[0] if folders else newest_run(args.runs_dir), args, write)
-            ok = True
+            return 0 if sonify_images(args.paths, args, write) else 1
+        sonify_run(folders[0] if folders else newest_run(args.runs_dir), args, write)
     except WganError as err:
         sys.exit(f"error: {err}")
-    for path in write.written:
-        print(path)
-    return 0 if ok else 1
+    return 0
 
 
 if __name__ == "__main__":

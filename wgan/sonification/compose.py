@@ -21,6 +21,7 @@ from wgan.sonification.losses import (
     reference_tones,
     series_notes,
     spoken_number,
+    spoken_scale,
 )
 from wgan.sonification.speech import Narrator
 
@@ -35,11 +36,9 @@ def legend(mapping: Mapping = DEFAULT_MAPPING) -> str:
     """The listening guide spoken at the start of a file."""
     seconds = "one second" if mapping.seconds == 1 else f"{mapping.seconds:g} seconds"
     return (
-        f"Listening guide. After each click, an image is scanned from left to right in {seconds}, "
-        "moving from your left ear to your right ear. "
-        "Higher pitch is higher in the image, louder is brighter, and black is silent. "
-        "Grey and green are pure tones, red adds a tone an octave higher, "
-        "and blue adds a hollow, higher overtone."
+        f"Guide: after each click, an image plays left to right in {seconds}, "
+        "left ear to right ear. Higher pitch is higher, louder is brighter. "
+        "Red adds an octave, blue a hollow overtone."
     )
 
 
@@ -47,11 +46,12 @@ def epoch_facts(metrics: Metrics | None, epoch: int) -> str:
     """Critic loss and Wasserstein estimate of one epoch, as a sentence ('' when unknown)."""
     if metrics is None:
         return ""
-    facts = [
-        f"{label} {spoken_number(metrics.at_epoch(name, epoch))}"
-        for name, label in SERIES.items()
-        if name != "generator_loss" and name in metrics.columns
-    ]
+    facts = []
+    for name in ("critic_loss", "wasserstein_estimate"):
+        if name in metrics.columns:
+            factor, unit = spoken_scale(metrics.series(name))
+            number = spoken_number(metrics.at_epoch(name, epoch), factor)
+            facts.append(f"{SERIES[name]} {number}{' ' + unit if unit else ''}")
     return (", ".join(facts) + ".") if facts else ""
 
 

@@ -67,7 +67,10 @@ def column_samples(width: int, mapping: Mapping = Mapping()) -> int:
 
 
 def as_float_image(image: np.ndarray) -> np.ndarray:
-    """Brightness in [0, 1] as float32, HxW (grey) or HxWx3 (RGB); alpha is dropped."""
+    """Brightness in [0, 1] as float32, HxW (grey) or HxWx3 (RGB); alpha is dropped.
+
+    Floats are taken as already in [0, 1]; integers as 0..255 (0..65535 for uint16).
+    """
     array = np.asarray(image)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
@@ -77,8 +80,8 @@ def as_float_image(image: np.ndarray) -> np.ndarray:
         raise ValueError(f"expected an HxW or HxWx3 image, got shape {array.shape}")
     if array.size == 0:
         raise ValueError(f"image is empty (shape {array.shape})")
-    if np.issubdtype(array.dtype, np.integer):
-        return (array / np.iinfo(array.dtype).max).astype(np.float32)
+    if np.issubdtype(array.dtype, np.integer):  # 16-bit PNG data, else the usual 0..255
+        array = array / (65535.0 if array.dtype == np.uint16 else 255.0)
     return np.clip(array, 0.0, 1.0).astype(np.float32)
 
 
@@ -108,16 +111,18 @@ def partial_amplitudes(image: np.ndarray) -> np.ndarray:
     """Amplitude of every (harmonic, row, column) partial; sums to the pixel's brightness.
 
     Grey images drive the fundamental only. For colour, loudness is the mean of R, G and B and a
-    share of it moves to an overtone: redness = R minus the mean of G and B (clipped at 0) feeds
-    the 2nd harmonic, blueness = B minus the mean of R and G the 3rd, each at most half.
+    share of it moves to an overtone: redness = (R - mean of G and B) / max(R, G, B), clipped at
+    0, feeds the 2nd harmonic, blueness likewise the 3rd, each with at most half the loudness.
+    Both are ratios, so the timbre does not change with brightness and loudness stays linear.
     """
     img = as_float_image(image)
     if img.ndim == 2:
         return img[None]
     red, green, blue = img[..., 0], img[..., 1], img[..., 2]
     brightness = (red + green + blue) / 3.0
-    redness = np.clip(red - (green + blue) / 2.0, 0.0, 1.0)
-    blueness = np.clip(blue - (red + green) / 2.0, 0.0, 1.0)
+    peak = np.maximum(img.max(axis=2), 1e-6)
+    redness = np.clip((red - (green + blue) / 2.0) / peak, 0.0, 1.0)
+    blueness = np.clip((blue - (red + green) / 2.0) / peak, 0.0, 1.0)
     return np.stack(
         [
             brightness * (1.0 - 0.5 * redness - 0.5 * blueness),

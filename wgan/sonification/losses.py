@@ -29,8 +29,8 @@ NOTE_MIN_SECONDS, NOTE_MAX_SECONDS = 0.06, 0.25
 SERIES_SECONDS = 8.0
 #: Length of each reference tone (lowest, then highest pitch) that opens a series.
 REFERENCE_SECONDS = 0.4
-#: Peak level of notes; a little under the speech peak.
-NOTE_PEAK = 0.25
+#: Peak level of notes; their loudness then matches the speech and the soundscapes.
+NOTE_PEAK = 0.15
 
 
 @dataclass(frozen=True)
@@ -152,17 +152,44 @@ def reference_tones(
     return note(fmin, REFERENCE_SECONDS, sample_rate), note(fmax, REFERENCE_SECONDS, sample_rate)
 
 
-def spoken_number(value: float) -> str:
-    """A number as espeak-ng reads it well: three significant digits, 'minus' spelled out."""
+_UNITS = {-9: "billionths", -6: "millionths", -3: "thousandths", 6: "millions", 9: "billions"}
+
+
+def spoken_scale(values: np.ndarray) -> tuple[float, str]:
+    """Factor and unit word that bring a series' numbers to short spoken form.
+
+    WGAN losses are often around 0.001; "minus 1.65 thousandths" is much quicker to hear than
+    a run of zeros or E notation. Series already between 0.01 and 100000 keep factor 1.
+    """
+    finite = np.abs(np.asarray(values, dtype=np.float64))
+    finite = finite[np.isfinite(finite) & (finite > 0)]
+    if finite.size == 0:
+        return 1.0, ""
+    top = finite.max()
+    if 0.01 <= top < 100000:
+        return 1.0, ""
+    power = int(np.clip(math.floor(math.log10(top) / 3) * 3, -9, 9))
+    if power not in _UNITS:
+        return 1.0, ""
+    return 10.0**-power, _UNITS[power]
+
+
+def spoken_number(value: float, factor: float = 1.0) -> str:
+    """`value * factor` as espeak-ng reads it quickly: three significant digits, 'minus' spelled.
+
+    Magnitudes that are still tiny or huge fall back to E notation ("8.55 e minus 4").
+    """
     if not math.isfinite(value):
         return "missing"
-    if value == 0 or abs(value) >= 1000:
+    value *= factor
+    if value != 0 and not 0.001 <= abs(value) < 100000:
+        mantissa, exponent = f"{value:.2e}".split("e")
+        text = f"{float(mantissa):g} e {int(exponent)}"
+    elif abs(value) >= 1000:
         text = f"{value:.0f}"
-    elif abs(value) < 0.001:
-        text = f"{value:.1e}".replace("e", " times ten to the ")
     else:
         text = f"{value:.3g}"
-    return text.replace("-", "minus ", 1) if text.startswith("-") else text
+    return text.replace("-", "minus ")
 
 
 def describe_series(label: str, epochs: np.ndarray, values: np.ndarray) -> str:
@@ -171,14 +198,14 @@ def describe_series(label: str, epochs: np.ndarray, values: np.ndarray) -> str:
     finite = np.flatnonzero(np.isfinite(values))
     if finite.size == 0:
         return f"{label}: no values, every epoch is missing."
+    factor, unit = spoken_scale(values)
     low, high = finite[np.argmin(values[finite])], finite[np.argmax(values[finite])]
-    parts = [
-        f"{label} started at {spoken_number(values[finite[0]])}",
-        f"ended at {spoken_number(values[finite[-1]])}",
-        f"lowest {spoken_number(values[low])} at epoch {epochs[low]}",
-        f"highest {spoken_number(values[high])} at epoch {epochs[high]}",
-    ]
-    text = ", ".join(parts) + "."
+    say = lambda i: spoken_number(values[i], factor)  # noqa: E731
+    text = (
+        f"{label}{', in ' + unit if unit else ''}: started at {say(finite[0])}, "
+        f"ended at {say(finite[-1])}, lowest {say(low)} at epoch {epochs[low]}, "
+        f"highest {say(high)} at epoch {epochs[high]}."
+    )
     missing = values.size - finite.size
     if missing:
         verb = "epoch is" if missing == 1 else "epochs are"

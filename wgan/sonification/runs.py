@@ -29,7 +29,10 @@ def epoch_folders(run: str | Path) -> dict[int, Path]:
     """Epoch number -> folder of that epoch's individual samples, in epoch order."""
     images = Path(run) / "images"
     if not images.is_dir():
-        raise DataError(f"{images}: no images folder; is {run} a run folder from scripts/train.py?")
+        raise DataError(
+            f"{images}: no images folder, so {run} is not a run from scripts/train.py; "
+            f"to hear loose images, pass the files instead (e.g. {Path(run) / '*.png'})"
+        )
     found = {}
     for path in images.iterdir():
         match = _EPOCH_DIR.match(path.name)

@@ -27,8 +27,8 @@ from wgan.errors import WganError
 
 log = logging.getLogger(__name__)
 
-#: Speaking rate in words per minute; a little slower than espeak's 175 for dense numbers.
-WORDS_PER_MINUTE = 165
+#: Speaking rate in words per minute (espeak-ng's default); blind users often prefer faster.
+WORDS_PER_MINUTE = 175
 #: Peak level of speech after normalisation; matches the peak of a bright soundscape.
 SPEECH_PEAK = 0.3
 #: Longest wait for pyttsx3 to finish one utterance file.
@@ -91,23 +91,32 @@ def _say_pyttsx3(text: str, path: Path, words_per_minute: int) -> bool:
         for _attempt in range(2):
             path.unlink(missing_ok=True)
             _finished.clear()
-            try:
-                # The espeak driver prints "Audio saved to ..."; the library never prints.
-                with contextlib.redirect_stdout(io.StringIO()):
+            # The espeak driver prints "Audio saved to ..." when the file is written, which can
+            # be after runAndWait() returns; the library never prints, so stdout stays
+            # redirected until the finished-utterance callback has come.
+            with contextlib.redirect_stdout(io.StringIO()):
+                try:
                     engine.setProperty("rate", words_per_minute)
                     engine.save_to_file(text, str(path))
                     engine.runAndWait()
-            except Exception as err:
-                log.info("pyttsx3 failed on %r: %s", text, err)
-                return False
-            deadline = time.monotonic() + TIMEOUT_SECONDS
-            while time.monotonic() < deadline:
-                if _finished and not _finished[-1]:
-                    break  # utterance was cut short: retry
-                if _finished and _wav_is_complete(path):
+                except Exception as err:
+                    log.info("pyttsx3 failed on %r: %s", text, err)
+                    return False
+                if _wait_for_file(path):
                     return True
-                time.sleep(0.01)
             log.info("pyttsx3 gave no complete file for %r; retrying", text)
+    return False
+
+
+def _wait_for_file(path: Path) -> bool:
+    """Wait for the finished-utterance callback, then for a complete WAV at `path`."""
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if _finished and not _finished[-1]:
+            return False  # the utterance was cut short
+        if _finished and _wav_is_complete(path):
+            return True
+        time.sleep(0.01)
     return False
 
 
