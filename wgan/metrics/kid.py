@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+# Sets up to this size get their kernel matrices computed once (at most 3 x 4096^2 float64, 400 MB).
+_WHOLE_KERNEL_LIMIT = 4096
+
 
 def kernel_inception_distance(
     feats_a: np.ndarray,
@@ -39,23 +42,37 @@ def kernel_inception_distance(
             f"the KID needs at least 2 feature vectors per set, got {len(a)} and {len(b)}"
         )
     rng = np.random.default_rng(seed)
+    if max(len(a), len(b)) <= _WHOLE_KERNEL_LIMIT:
+        # Kernels over the whole sets once; each subset then only indexes them.
+        k_aa, k_bb, k_ab = _kernel(a, a), _kernel(b, b), _kernel(a, b)
+
+        def mmd2(rows_a: np.ndarray, rows_b: np.ndarray) -> float:
+            return _unbiased_mmd2(
+                k_aa[np.ix_(rows_a, rows_a)],
+                k_bb[np.ix_(rows_b, rows_b)],
+                k_ab[np.ix_(rows_a, rows_b)],
+            )
+    else:
+
+        def mmd2(rows_a: np.ndarray, rows_b: np.ndarray) -> float:
+            x, y = a[rows_a], b[rows_b]
+            return _unbiased_mmd2(_kernel(x, x), _kernel(y, y), _kernel(x, y))
+
     values = np.array(
         [
-            _unbiased_mmd2(
-                a[rng.choice(len(a), size, replace=False)],
-                b[rng.choice(len(b), size, replace=False)],
-            )
+            mmd2(rng.choice(len(a), size, replace=False), rng.choice(len(b), size, replace=False))
             for _ in range(num_subsets)
         ]
     )
     return float(values.mean()), float(values.std())
 
 
-def _unbiased_mmd2(x: np.ndarray, y: np.ndarray) -> float:
-    m, dim = x.shape
-    k_xx = (x @ x.T / dim + 1.0) ** 3
-    k_yy = (y @ y.T / dim + 1.0) ** 3
-    k_xy = (x @ y.T / dim + 1.0) ** 3
+def _kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return (x @ y.T / x.shape[1] + 1.0) ** 3
+
+
+def _unbiased_mmd2(k_xx: np.ndarray, k_yy: np.ndarray, k_xy: np.ndarray) -> float:
+    m = len(k_xx)
     # Leave out the diagonals (k(x, x)) so the estimate is unbiased.
     within = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))
     return float(within - 2.0 * k_xy.mean())

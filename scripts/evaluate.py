@@ -1,0 +1,277 @@
+#!/usr/bin/env python
+"""Score generated images against real ones: sliced Wasserstein distance (SWD) always, and FID/KID
+when InceptionV3 weights are available. Lower is better for all of them.
+
+GENERATED is a run folder made by train.py (fresh images are drawn from its generator.keras; without
+one, its newest images/epoch_XXXX/ samples are used) or any folder of images. REAL is a folder of
+real images (e.g. celeba-dataset/), loaded at the size and channel count of the generated images.
+
+  python scripts/evaluate.py runs/20250101-120000 celeba-dataset
+  python scripts/evaluate.py my_samples/ celeba-dataset --inception-weights ~/inception_notop.h5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+from _common import Parser, import_wgan
+
+# --- Defaults (each can be overridden by a flag) -----------------------------------------------
+N_GENERATED = 1000  # images drawn from the generator (at most this many read from a folder)
+N_REAL = 1000  # real images sampled from REAL (0 = all of them)
+SEED = 0  # seeds the latent noise, the real sample and the metrics' random draws
+BATCH_SIZE = 50  # images per generator / InceptionV3 batch
+INCEPTION_WEIGHTS = None  # InceptionV3 no-top .h5 file; None = the Keras cache, if it has one
+OUT_NAME = "metrics.json"  # written into a run folder, else into the current folder
+# ------------------------------------------------------------------------------------------------
+
+METRIC_NAMES = ("swd", "fid", "kid")
+INCEPTION_METRICS = ("fid", "kid")
+# PIL modes that hold one channel, and those with alpha (train.py writes L, RGB or RGBA samples).
+GREY_MODES = {"1", "L", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"}
+ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = Parser(
+        prog="evaluate.py", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("generated", type=Path, metavar="GENERATED", help="run folder or images")
+    parser.add_argument("real", type=Path, metavar="REAL", help="folder of real images")
+    parser.add_argument(
+        "--num", type=int, default=N_GENERATED, help=f"generated images (default {N_GENERATED})"
+    )
+    parser.add_argument(
+        "--n-real", type=int, default=N_REAL, help=f"real images, 0 = all (default {N_REAL})"
+    )
+    parser.add_argument("--seed", type=int, default=SEED, help=f"random seed (default {SEED})")
+    parser.add_argument(
+        "--metrics",
+        help="comma-separated subset of swd,fid,kid (default: swd, plus fid,kid with weights)",
+    )
+    parser.add_argument(
+        "--inception-weights",
+        type=Path,
+        default=INCEPTION_WEIGHTS,
+        metavar="PATH",
+        help="inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5 for FID/KID",
+    )
+    parser.add_argument(
+        "--out", type=Path, help=f"JSON file (default GENERATED/{OUT_NAME} for a run, else ./)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=BATCH_SIZE, help=f"batch size (default {BATCH_SIZE})"
+    )
+    args = parser.parse_args(argv)
+    if args.num < 1:
+        parser.error(f"--num must be at least 1, got {args.num}")
+    if args.n_real < 0:
+        parser.error(f"--n-real must be 0 (all) or a positive count, got {args.n_real}")
+    if args.batch_size < 1:
+        parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.metrics is not None:
+        names = [name.strip().lower() for name in args.metrics.split(",") if name.strip()]
+        unknown = [name for name in names if name not in METRIC_NAMES]
+        if unknown or not names:
+            parser.error(f"--metrics {args.metrics!r}: choose from {','.join(METRIC_NAMES)}")
+        args.metrics = list(dict.fromkeys(names))
+    for name, path in (("GENERATED", args.generated), ("REAL", args.real)):
+        if not path.exists():
+            parser.error(f"{name} folder {path} does not exist")
+        if not path.is_dir():
+            parser.error(f"{name} {path} is not a folder: give the folder that holds the images")
+    return args
+
+
+def is_run_folder(folder: Path) -> bool:
+    return (folder / "generator.keras").is_file() or (folder / "config.json").is_file()
+
+
+def generate_images(run_dir: Path, num: int, seed: int, batch_size: int):
+    """Draw ``num`` images from the run's generator, with latent noise as in training."""
+    import keras
+    import numpy as np
+
+    from wgan.data import to_uint8
+    from wgan.errors import WganError
+
+    path = run_dir / "generator.keras"
+    config_path = run_dir / "config.json"
+    try:
+        config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+    except (OSError, json.JSONDecodeError) as err:
+        raise WganError(f"cannot read {config_path} ({err}); fix or remove it") from None
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as err:  # Keras raises many types for a bad or foreign file
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise WganError(
+            f"cannot load {path} ({type(err).__name__}: {first_line}); "
+            "give a run folder written by train.py"
+        ) from None
+    input_dim = model.input_shape[-1]
+    latent_dim = int(config.get("latent_dim", input_dim))
+    if latent_dim != input_dim:
+        raise WganError(
+            f"{config_path} says latent_dim={latent_dim} but {path} takes {input_dim} inputs"
+        )
+    distribution = config.get("latent_distribution", "uniform")
+    rng = np.random.default_rng(seed)
+    if distribution == "uniform":
+        noise = rng.uniform(0.0, 1.0, (num, latent_dim))
+    elif distribution == "normal":
+        noise = rng.standard_normal((num, latent_dim))
+    else:
+        raise WganError(
+            f"{config_path}: latent_distribution {distribution!r} is not 'uniform' or 'normal'"
+        )
+    images = model.predict(noise.astype("float32"), batch_size=batch_size, verbose=0)
+    if images.ndim != 4 or images.shape[-1] not in (1, 3, 4):
+        raise WganError(f"{path} makes outputs of shape {images.shape[1:]}, not images (H, W, C)")
+    return to_uint8(images)
+
+
+def newest_samples(run_dir: Path) -> Path | None:
+    folders = sorted(p for p in (run_dir / "images").glob("epoch_[0-9]*") if p.is_dir())
+    return folders[-1] if folders else None
+
+
+def image_format(folder: Path) -> tuple[int, int]:
+    """(side, channels) of the first image in ``folder``: what to load the real images at."""
+    from PIL import Image
+
+    from wgan.data import find_images
+    from wgan.errors import DataError
+
+    files, _ = find_images(folder)
+    if not files:
+        raise DataError(f"no images found in {folder}: give a folder of PNG/JPEG images")
+    try:
+        with Image.open(files[0]) as image:
+            width, height = image.size
+            mode = image.mode
+    except OSError as err:
+        raise DataError(f"cannot read {files[0]} ({err})") from None
+    channels = 1 if mode in GREY_MODES else 4 if mode in ALPHA_MODES else 3
+    return min(width, height), channels
+
+
+def load_folder(folder: Path, n: int, side: int, channels: int, seed: int):
+    """Images from a folder (centre-cropped and resized as for training), warnings printed."""
+    from wgan.data import load_images
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image_set = load_images(folder, n, side, channels, seed=seed)
+    for warning in caught:
+        print(f"warning: {warning.message}")
+    return image_set.images
+
+
+def load_generated(args: argparse.Namespace):
+    """(uint8 images, where they came from) for GENERATED."""
+    folder = args.generated
+    if (folder / "generator.keras").is_file():
+        images = generate_images(folder, args.num, args.seed, args.batch_size)
+        return images, "generator.keras"
+    if is_run_folder(folder):
+        samples = newest_samples(folder)
+        if samples is None:
+            from wgan.errors import DataError
+
+            raise DataError(
+                f"run folder {folder} has neither generator.keras nor images/epoch_XXXX/ samples"
+            )
+        print(f"note: no generator.keras in {folder}: scoring the samples in {samples}")
+        folder = samples
+    side, channels = image_format(folder)
+    images = load_folder(folder, args.num, side, channels, args.seed)
+    return images, str(folder)
+
+
+def choose_metrics(args: argparse.Namespace) -> tuple[list[str], Path | None, list[str]]:
+    """(metrics to run, Inception weights file, metrics skipped for want of weights)."""
+    from wgan.metrics import find_inception_weights, load_inception
+
+    weights = find_inception_weights(args.inception_weights)
+    names = args.metrics or list(METRIC_NAMES)
+    needing = [name for name in names if name in INCEPTION_METRICS]
+    if not needing or weights is not None:
+        return names, weights, []
+    if args.metrics:
+        load_inception(None)  # raises the error that says how to provide the weights
+    print(
+        "FID/KID skipped: no InceptionV3 weights (pass --inception-weights PATH to "
+        "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5, or put it in ~/.keras/models/)"
+    )
+    return [name for name in names if name not in needing], None, needing
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import_wgan()
+    from wgan.errors import WganError
+
+    try:
+        return evaluate(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("\nevaluate.py: interrupted; nothing written\n")
+        return 130
+    except (WganError, ValueError, OSError) as err:
+        message = " ".join(str(err).split())
+        sys.stderr.write(f"evaluate.py: error: {message}\n")
+        return 2
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    from wgan.io import write_json
+    from wgan.metrics import compute_metrics, load_inception
+
+    names, weights, skipped = choose_metrics(args)
+    generated, source = load_generated(args)
+    side, channels = generated.shape[1], generated.shape[3]
+    real = load_folder(args.real, args.n_real, side, channels, args.seed)
+    print(
+        f"scoring {len(generated)} generated images ({source}) against {len(real)} real images "
+        f"at {side}x{side}x{channels}"
+    )
+    wanted = any(name in INCEPTION_METRICS for name in names)
+    extractor = load_inception(weights) if wanted else None
+    results = compute_metrics(
+        names, generated, real, seed=args.seed, extractor=extractor, batch_size=args.batch_size
+    )
+
+    width = max(len(key) for key in results)
+    print(f"{'metric':<{width}}  value")
+    for key, value in results.items():
+        print(f"{key:<{width}}  {value:.4f}")
+
+    out = args.out or (
+        args.generated / OUT_NAME if is_run_folder(args.generated) else Path(OUT_NAME)
+    )
+    write_json(
+        out,
+        {
+            "generated": str(args.generated),
+            "generated_source": source,
+            "real": str(args.real),
+            "n_generated": len(generated),
+            "n_real": len(real),
+            "image_size": side,
+            "channels": channels,
+            "seed": args.seed,
+            "inception_weights": str(weights) if weights is not None else None,
+            "metrics": results,
+            "skipped": skipped,
+        },
+    )
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
