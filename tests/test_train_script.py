@@ -126,10 +126,22 @@ def test_tiny_run_writes_one_metrics_row_per_epoch(tiny_run):
         "generator_loss",
         "wasserstein_estimate",
         "seconds",
+        "swd",  # the SWD (EVAL_EVERY), appended after the loss columns
     ]
     assert [int(r["epoch"]) for r in rows] == [1, 2]
     assert [int(r["step"]) for r in rows] == [4, 8]  # 32 images / (4 x 2) per epoch
     assert all(np.isfinite(float(r["critic_loss"])) for r in rows)
+
+
+def test_tiny_run_evaluates_its_last_epoch_and_keeps_it_as_best(tiny_run):
+    run_dir, result = tiny_run
+    with (run_dir / "metrics.csv").open() as f:
+        swd = [row["swd"] for row in csv.DictReader(f)]
+    assert swd[0] == "" and float(swd[1]) > 0  # not an evaluation epoch; the last epoch
+    best = json.loads((run_dir / "checkpoints" / "best.json").read_text())
+    assert best["epoch"] == 2 and best["swd"] == float(swd[1])
+    assert (run_dir / "checkpoints" / "generator" / "epoch_0002.weights.h5").exists()
+    assert f"lowest SWD {best['swd']:.4g} at epoch 2" in result.stdout
 
 
 def test_tiny_run_writes_loss_plot_checkpoint_and_models(tiny_run):
@@ -222,6 +234,7 @@ def test_resume_restores_weights_optimizer_state_and_noise(tmp_path):
         (["--lr", "fast"], "--lr"),
         (["--batch-size", "abc"], "--batch-size"),
         (["--precision", "fp8"], "--precision"),
+        (["--eval-every", "-1"], "--eval-every"),
     ],
 )
 def test_bad_input_gets_a_one_line_error_and_no_traceback(tmp_path, args, mentions):

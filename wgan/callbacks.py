@@ -11,8 +11,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from wgan.checkpoint import TrainingState
-from wgan.grids import make_grid, to_uint8
+from wgan.checkpoint import TrainingState, save_generator_weights
+from wgan.data import to_uint8
+from wgan.evaluation import SWDEvaluator
+from wgan.grids import make_grid
 from wgan.history import COLUMNS, append_row, read_metrics
 from wgan.io import atomic_path, save_png
 
@@ -24,12 +26,35 @@ def epoch_name(epoch: int) -> str:
     return f"epoch_{epoch:04d}"
 
 
+def is_due(epoch: int, every: int, epochs: int) -> bool:
+    """Whether 1-based ``epoch`` is one of every ``every`` epochs, or the run's last."""
+    return every > 0 and (epoch % every == 0 or epoch == epochs)
+
+
+class EvaluateSWD(keras.callbacks.Callback):
+    """At evaluation epochs, put the SWD of the samples into the epoch's logs as ``swd``.
+
+    Listed before ``MetricsCSV`` (which writes it) and ``SaveBest`` (which compares it).
+    """
+
+    def __init__(self, evaluator: SWDEvaluator, every: int, epochs: int):
+        super().__init__()
+        self.evaluator = evaluator
+        self.every = every
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and is_due(epoch + 1, self.every, self.epochs):
+            logs["swd"] = float(self.evaluator(self.model.generator))
+
+
 class MetricsCSV(keras.callbacks.Callback):
     """Append one row per epoch to ``metrics.csv``: the epoch's mean losses, step and seconds."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, columns: tuple[str, ...] = COLUMNS):
         super().__init__()
         self.path = Path(path)
+        self.columns = tuple(columns)
         self._start = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -37,11 +62,11 @@ class MetricsCSV(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        row = {key: float(logs[key]) for key in COLUMNS if key in logs}
+        row = {key: float(logs[key]) for key in self.columns if key in logs}
         row["epoch"] = epoch + 1
         row["step"] = int(self.model.generator_optimizer.iterations.numpy())
         row["seconds"] = round(time.perf_counter() - self._start, 3)
-        append_row(self.path, row)
+        append_row(self.path, row, self.columns)
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -89,13 +114,20 @@ class LossPlot(keras.callbacks.Callback):
 
 
 def plot_losses(rows: list[dict[str, float]], path: str | os.PathLike) -> None:
+    """The losses per epoch; below them the SWD, when the run evaluated it, its best marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     epochs = [row["epoch"] for row in rows]
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    scored = [(row["epoch"], row["swd"]) for row in rows if math.isfinite(row.get("swd", math.nan))]
+    if scored:
+        fig, (ax, ax_swd) = plt.subplots(
+            2, 1, figsize=(8, 6.5), dpi=100, sharex=True, height_ratios=(3, 2)
+        )
+    else:
+        fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
     for key, label in (
         ("critic_loss", "critic loss"),
         ("generator_loss", "generator loss"),
@@ -103,15 +135,62 @@ def plot_losses(rows: list[dict[str, float]], path: str | os.PathLike) -> None:
     ):
         ax.plot(epochs, [row.get(key, math.nan) for row in rows], label=label, marker=".")
     ax.axhline(0.0, color="grey", linewidth=0.5)
-    ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_title("WGAN training (critic loss = -Wasserstein estimate)")
     ax.legend()
     ax.grid(alpha=0.3)
+    if scored:
+        x, y = zip(*scored, strict=True)
+        best = min(range(len(y)), key=y.__getitem__)
+        ax_swd.plot(x, y, color="tab:purple", marker="o", label="SWD (lower is better)")
+        ax_swd.plot(
+            [x[best]], [y[best]], linestyle="none", marker="*", markersize=14, color="gold",
+            markeredgecolor="black", label=f"best: {y[best]:.4g} at epoch {int(x[best])}",
+        )
+        ax_swd.set_ylabel("SWD x 1e3")
+        ax_swd.legend()
+        ax_swd.grid(alpha=0.3)
+        ax_swd.set_xlabel("epoch")
+    else:
+        ax.set_xlabel("epoch")
     fig.tight_layout()
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
+
+
+class KeepGenerator(keras.callbacks.Callback):
+    """Keep the generator's weights every ``every`` epochs and at evaluation epochs, so a
+    later epoch can be sampled (``generate.py --checkpoint EPOCH``)."""
+
+    def __init__(self, directory: str | os.PathLike, every: int, eval_every: int, epochs: int):
+        super().__init__()
+        self.directory = Path(directory)
+        self.every = every
+        self.eval_every = eval_every
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = epoch + 1
+        if (self.every and done % self.every == 0) or is_due(done, self.eval_every, self.epochs):
+            save_generator_weights(self.model.generator, self.directory, done)
+
+
+class SaveBest(keras.callbacks.Callback):
+    """Write the full state as ``best`` whenever an epoch's SWD beats the best so far."""
+
+    def __init__(self, state: TrainingState):
+        super().__init__()
+        self.state = state
+
+    def on_epoch_end(self, epoch, logs=None):
+        swd = (logs or {}).get("swd")
+        if swd is None or not math.isfinite(swd):
+            return
+        best = self.state.best
+        if best is None or swd < best[1]:
+            self.state.save_best(epoch + 1, swd)
+            log.info("epoch %d: new best SWD %.4g, saved as the best checkpoint", epoch + 1, swd)
 
 
 class SaveCheckpoint(keras.callbacks.Callback):

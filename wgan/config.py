@@ -38,6 +38,10 @@ class TrainConfig:
     seed: int = 0
     sample_every: int = 1  # epochs between sample grids (the last epoch always gets one)
     grid_samples: int = 64  # images in each grid, from one fixed noise batch
+    eval_every: int = 10  # epochs between SWD evaluations (and the last epoch); 0 = off
+    eval_samples: int = 256  # generated and real images in each SWD evaluation
+    keep_every: int = 10  # keep the generator's weights every this many epochs; 0 = off
+    flat_patience: int = 5  # warn when the critic loss is flat for this many epochs; 0 = off
     precision: str = "float32"  # or "bf16" (Keras mixed_bfloat16 policy)
     data: str = ""  # the image folder, or "demo" for the built-in faces
     n_images: int = 0  # images actually used (filled in once the data is loaded)
@@ -57,6 +61,19 @@ class TrainConfig:
         for flag, value in positive.values():
             if value < 1:
                 raise ConfigError(f"{flag} must be at least 1, got {value}")
+        for flag, value in (
+            ("--eval-every", self.eval_every),
+            ("--keep-every", self.keep_every),
+            ("--flat-patience", self.flat_patience),
+        ):
+            if value < 0:
+                raise ConfigError(f"{flag} must be 0 (off) or a positive number, got {value}")
+        if self.flat_patience == 1:
+            raise ConfigError("--flat-patience must be 0 (off) or at least 2 epochs, got 1")
+        if self.eval_every and self.eval_samples < 2:
+            raise ConfigError(
+                f"--eval-samples must be at least 2 for the SWD, got {self.eval_samples}"
+            )
         if self.n_samples < 0:
             raise ConfigError(f"--n-samples must be 0 (all images) or more, got {self.n_samples}")
         for flag, value in (("--lr", self.lr), ("--clip", self.clip)):

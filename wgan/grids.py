@@ -6,11 +6,7 @@ import math
 
 import numpy as np
 
-
-def to_uint8(images) -> np.ndarray:
-    """[-1, 1] floats (the generator's tanh) -> uint8 [0, 255]."""
-    images = np.asarray(images, dtype=np.float32)
-    return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+from wgan.data import to_uint8  # noqa: F401  (grids are drawn from generator output)
 
 
 def make_grid(images: np.ndarray, columns: int | None = None, padding: int = 2) -> np.ndarray:

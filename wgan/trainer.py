@@ -11,15 +11,27 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from wgan.callbacks import LossPlot, MetricsCSV, SampleGrid, SaveCheckpoint, write_samples
+from wgan.callbacks import (
+    EvaluateSWD,
+    KeepGenerator,
+    LossPlot,
+    MetricsCSV,
+    SampleGrid,
+    SaveBest,
+    SaveCheckpoint,
+    write_samples,
+)
 from wgan.checkpoint import TrainingState
 from wgan.config import TrainConfig
 from wgan.data import make_dataset
+from wgan.evaluation import SWDEvaluator
 from wgan.gan import WGAN
+from wgan.generate import latent_noise
 from wgan.grids import make_grid
-from wgan.history import truncate_after
+from wgan.history import COLUMNS, EVAL_COLUMNS, read_metrics, truncate_after
 from wgan.io import atomic_path, save_png
 from wgan.models import build_critic, build_generator
+from wgan.monitor import FlatCriticWarning, StopOnNonFinite
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +69,9 @@ def build_wgan(config: TrainConfig) -> WGAN:
 
 def fixed_noise(config: TrainConfig) -> np.ndarray:
     """The latent batch behind every grid of a run, drawn once from the run's seed."""
-    rng = np.random.default_rng(config.seed)
-    shape = (config.grid_samples, config.latent_dim)
-    if config.latent_distribution == "uniform":
-        return rng.uniform(0.0, 1.0, shape).astype(np.float32)
-    return rng.standard_normal(shape).astype(np.float32)
+    return latent_noise(
+        config.grid_samples, config.latent_dim, config.latent_distribution, config.seed
+    )
 
 
 def train(
@@ -76,6 +86,10 @@ def train(
 
     With ``resume``, training continues after the last checkpointed epoch; rows that
     ``metrics.csv`` gained after that checkpoint are dropped first, so no epoch is doubled.
+
+    Raises ``wgan.monitor.NonFiniteLossError`` when a loss or weight turns NaN or infinite;
+    the files of the last good epoch are then left as they were (no ``.keras`` is written).
+    Logs a warning when the critic loss looks stuck (``wgan.monitor.flat_critic_loss``).
     """
     run_dir = Path(run_dir)
     images_dir = run_dir / "images"
@@ -105,19 +119,43 @@ def train(
             initial_epoch=initial_epoch,
             verbose=0,
             shuffle=False,
-            callbacks=[
-                MetricsCSV(metrics_path),
-                SampleGrid(images_dir, state.noise, config.sample_every, config.epochs),
-                LossPlot(metrics_path, run_dir / "loss.png"),
-                SaveCheckpoint(state),
-                *callbacks,
-            ],
+            callbacks=[*_run_callbacks(config, model, state, images, run_dir), *callbacks],
         )
     elif not any(images_dir.glob("epoch_*.png")):
         write_samples(model.generator, state.noise, images_dir, f"epoch_{config.epochs:04d}")
     save_model(model.generator, run_dir / "generator.keras")
     save_model(model.critic, run_dir / "critic.keras")
     return model
+
+
+def _run_callbacks(
+    config: TrainConfig, model: WGAN, state: TrainingState, images: np.ndarray, run_dir: Path
+) -> list[keras.callbacks.Callback]:
+    """The callbacks that write the run folder, in the order each epoch needs them.
+
+    The NaN check goes first, so a broken epoch reaches no file; the SWD goes into the logs
+    before the CSV row and the best checkpoint read it; ``last`` is saved once all is written.
+    """
+    metrics_path = run_dir / "metrics.csv"
+    evaluating = config.eval_every > 0
+    history = [row.get("critic_loss", np.nan) for row in read_metrics(metrics_path)]
+    found = [
+        StopOnNonFinite(state),
+        MetricsCSV(metrics_path, COLUMNS + EVAL_COLUMNS if evaluating else COLUMNS),
+        SampleGrid(run_dir / "images", state.noise, config.sample_every, config.epochs),
+        LossPlot(metrics_path, run_dir / "loss.png"),
+        KeepGenerator(state.directory, config.keep_every, config.eval_every, config.epochs),
+        SaveBest(state),
+        SaveCheckpoint(state),
+    ]
+    if evaluating:
+        evaluator = SWDEvaluator(
+            images, config.eval_samples, config.latent_dim, config.latent_distribution, config.seed
+        )
+        found.insert(1, EvaluateSWD(evaluator, config.eval_every, config.epochs))
+    if config.flat_patience:
+        found.insert(-1, FlatCriticWarning(config.flat_patience, history))
+    return found
 
 
 def save_model(model: keras.Model, path: str | os.PathLike) -> None:

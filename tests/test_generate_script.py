@@ -1,0 +1,173 @@
+"""scripts/generate.py as a user runs it: repeatable files, a latent walk, weights, bad input."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import wgan  # noqa: F401
+from wgan.config import TrainConfig
+from wgan.io import write_json
+from wgan.trainer import train
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "generate.py"
+# Keras' own model and weight saving trips a NumPy 2 deprecation warning once per variable.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def generate():
+    """The script as a module, so most tests skip a fresh TensorFlow start-up."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        spec = importlib.util.spec_from_file_location("generate_script", SCRIPT)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    return module
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A finished 4-epoch run: weights kept at epochs 2 and 4, ``last`` holds 3 and 4."""
+    run_dir = tmp_path_factory.mktemp("generate") / "run"
+    run_dir.mkdir()
+    config = TrainConfig(
+        image_size=16, filters=8, latent_dim=8, batch_size=4, n_critic=2, epochs=4,
+        grid_samples=4, eval_every=2, eval_samples=16, keep_every=2, seed=0,
+        latent_distribution="normal",
+    ).validate()
+    write_json(run_dir / "config.json", config.to_dict())
+    images = np.random.default_rng(0).integers(0, 256, (32, 16, 16, 3), dtype=np.uint8)
+    train(config, images, run_dir)
+    return run_dir
+
+
+def call(generate, *args) -> tuple[int, str]:
+    """(exit code, stderr) of one in-process run; argparse errors exit with SystemExit."""
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            code = generate.main([str(a) for a in args])
+        except SystemExit as exit_:
+            code = exit_.code
+    return code, err.getvalue()
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_the_same_seed_gives_byte_identical_files(generate, run_dir, tmp_path):
+    for out in ("a", "b"):
+        assert call(generate, run_dir, "--num", 5, "--seed", 7, "--out", tmp_path / out)[0] == 0
+    first = files(tmp_path / "a")
+    assert sorted(first) == ["grid.png", *(f"sample_{i:04d}.png" for i in range(5))]
+    assert first == files(tmp_path / "b")
+    assert Image.open(tmp_path / "a" / "sample_0000.png").size == (16, 16)
+
+
+def test_a_different_seed_gives_different_images(generate, run_dir, tmp_path):
+    call(generate, run_dir, "--num", 3, "--seed", 1, "--out", tmp_path / "a")
+    call(generate, run_dir, "--num", 3, "--seed", 2, "--out", tmp_path / "b")
+    a, b = files(tmp_path / "a"), files(tmp_path / "b")
+    assert all(a[name] != b[name] for name in a)
+
+
+def test_without_out_images_go_into_the_run_folder(generate, run_dir, capsys):
+    assert call(generate, run_dir, "--num", 2)[0] == 0
+    assert (run_dir / "generated" / "sample_0001.png").exists()
+    assert (run_dir / "generated" / "grid.png").exists()
+    assert "--seed" in capsys.readouterr().out  # how to repeat an unseeded call
+
+
+def test_interpolate_writes_a_looping_gif_and_a_grid_of_the_walk(generate, run_dir, tmp_path):
+    out = tmp_path / "walk"
+    args = ("--interpolate", "--points", 3, "--steps", 4, "--frame-ms", 50, "--seed", 0)
+    assert call(generate, run_dir, *args, "--out", out)[0] == 0
+    gif = Image.open(out / "interpolation.gif")
+    durations = []
+    for index in range(gif.n_frames):
+        gif.seek(index)
+        durations.append(gif.info["duration"])
+    assert gif.n_frames >= 2 and gif.info.get("loop") == 0
+    assert sum(durations) == 3 * 4 * 50  # identical neighbours may be merged, never time lost
+    # One leg per row: 3 rows of 4 tiles of 16 px with a 2 px border.
+    assert Image.open(out / "interpolation.png").size == (4 * 18 + 2, 3 * 18 + 2)
+    again = tmp_path / "again"
+    call(generate, run_dir, *args, "--out", again)
+    assert files(out) == files(again)
+
+
+def test_checkpoint_picks_the_weights_and_a_keras_file_works_too(generate, run_dir, tmp_path):
+    def sample(*args):
+        out = tmp_path / "-".join(map(str, args)).replace("/", "_")
+        assert call(generate, *args, "--num", 4, "--seed", 3, "--out", out)[0] == 0
+        return files(out)
+
+    last = sample(run_dir)
+    assert sample(run_dir, "--checkpoint", "last") == last
+    assert sample(run_dir, "--checkpoint", 4) == last  # the kept weights of the last epoch
+    assert sample(run_dir / "generator.keras") == last  # the final model, in safe mode
+    assert sample(run_dir, "--checkpoint", 2) != last
+    assert sample(run_dir, "--checkpoint", 3) != last  # the older of the two "last" checkpoints
+
+
+@pytest.mark.parametrize(
+    "args,mentions",
+    [
+        (["{run}/no-such-thing"], "does not exist"),
+        (["{run}", "--num", "0"], "--num"),
+        (["{run}", "--num", "-3"], "--num"),
+        (["{run}", "--checkpoint", "7"], "epochs available: 2, 3, 4"),
+        (["{run}", "--checkpoint", "newest"], "best, last or an epoch"),
+        (["{run}/loss.png"], "not a .keras model"),
+        (["{run}/critic.keras"], "not a generator"),
+        (["{run}/images"], "config.json"),
+        (["{run}/generator.keras", "--checkpoint", "best"], "needs a run folder"),
+        (["{run}", "--interpolate", "--steps", "1"], "--steps"),
+    ],
+)
+def test_bad_input_is_a_one_line_error(generate, run_dir, tmp_path, args, mentions):
+    out = tmp_path / "out"
+    code, err = call(generate, *(a.format(run=run_dir) for a in args), "--out", out)
+    assert code != 0
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "error" in lines[0] and mentions in lines[0]
+    assert not out.exists()  # nothing half-written
+
+
+def test_a_damaged_keras_file_is_a_one_line_error(generate, tmp_path):
+    import zipfile
+
+    bad = tmp_path / "generator.keras"
+    with zipfile.ZipFile(bad, "w") as archive:
+        archive.writestr("metadata.json", "{}")
+    code, err = call(generate, bad)
+    assert code != 0 and len(err.strip().splitlines()) == 1
+    assert "cannot load" in err and str(bad) in err
+
+
+def test_command_line_error_has_no_traceback(run_dir):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), str(run_dir), "--checkpoint", "9"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"generate.py: error: no weights kept for epoch 9 in {run_dir}; epochs available: "
+        "2, 3, 4 (train.py keeps every --keep-every epochs, the evaluation epochs, and the last "
+        "two)"
+    ]

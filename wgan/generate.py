@@ -1,0 +1,271 @@
+"""Images from a trained generator: loaded safely from a run or a ``.keras`` file, sampled, walked.
+
+A run folder offers several sets of weights (``last``, ``best``, kept epochs); they are loaded
+into a generator built from the run's ``config.json``, so no code from a file is ever run. A
+``.keras`` file is opened with Keras' safe mode for the same reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+from PIL import Image
+
+from wgan.checkpoint import kept_weights, last_checkpoints, read_best, restore_generator
+from wgan.config import LATENT_DISTRIBUTIONS, TrainConfig
+from wgan.data import to_uint8
+from wgan.errors import ConfigError, WganError
+from wgan.io import atomic_path, save_png
+from wgan.models import build_generator
+
+
+@dataclass
+class LoadedGenerator:
+    model: keras.Model
+    latent_dim: int
+    distribution: str  # "uniform" or "normal", as in training
+    source: str  # where the weights came from, for the user
+    epoch: int | None = None  # the epoch the weights are from, when known
+
+
+def latent_noise(
+    n: int, latent_dim: int, distribution: str = "uniform", seed: int | np.random.Generator = 0
+) -> np.ndarray:
+    """``n`` latent vectors drawn as in training: uniform in [0, 1] or standard normal."""
+    if distribution not in LATENT_DISTRIBUTIONS:
+        raise ConfigError(
+            f"latent distribution must be one of {', '.join(LATENT_DISTRIBUTIONS)}, "
+            f"got {distribution!r}"
+        )
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    shape = (n, latent_dim)
+    if distribution == "uniform":
+        return rng.uniform(0.0, 1.0, shape).astype(np.float32)
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def sample_images(
+    generator: keras.Model,
+    noise: np.ndarray,
+    batch_size: int = 64,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """uint8 images (N, H, W, C) for the latent vectors ``noise``, a batch at a time."""
+    batches = []
+    for start in range(0, len(noise), batch_size):
+        batch = noise[start : start + batch_size]
+        batches.append(to_uint8(generator(batch, training=False)))
+        if progress is not None:
+            progress(start + len(batch), len(noise))
+    return np.concatenate(batches)
+
+
+def latent_walk(points: np.ndarray, steps: int, distribution: str = "uniform") -> np.ndarray:
+    """A closed walk through ``points`` (K, D): ``steps`` vectors per leg, K * steps in all.
+
+    Uniform noise is walked in straight lines, which stay inside the cube it was drawn from;
+    normal noise along great circles (slerp), which keeps the vectors' typical length.
+    """
+    legs = []
+    t = np.arange(steps, dtype=np.float64) / steps
+    for a, b in zip(points, np.roll(points, -1, axis=0), strict=True):
+        legs.append(_slerp(a, b, t) if distribution == "normal" else _lerp(a, b, t))
+    return np.concatenate(legs).astype(np.float32)
+
+
+def _lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    return a[None] * (1.0 - t[:, None]) + b[None] * t[:, None]
+
+
+def _slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    cos = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))
+    omega = np.arccos(np.clip(cos, -1.0, 1.0))
+    if np.sin(omega) < 1e-6:
+        return _lerp(a, b, t)
+    wa = np.sin((1.0 - t) * omega) / np.sin(omega)
+    wb = np.sin(t * omega) / np.sin(omega)
+    return wa[:, None] * a[None] + wb[:, None] * b[None]
+
+
+def save_images(
+    images: np.ndarray, folder: str | os.PathLike, prefix: str = "sample"
+) -> list[Path]:
+    """Write ``prefix_0000.png``, ``prefix_0001.png``, ... (each file complete or absent)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    width = max(4, len(str(len(images) - 1)))
+    paths = []
+    for i, image in enumerate(images):
+        path = folder / f"{prefix}_{i:0{width}d}.png"
+        save_png(path, image)
+        paths.append(path)
+    return paths
+
+
+def save_gif(frames: np.ndarray, path: str | os.PathLike, frame_ms: int = 80) -> Path:
+    """An endlessly looping animated GIF of uint8 frames (alpha is dropped: GIF has none)."""
+    frames = np.asarray(frames)
+    if frames.shape[-1] == 1:
+        pictures = [Image.fromarray(frame[..., 0], "L") for frame in frames]
+    else:
+        pictures = [Image.fromarray(np.ascontiguousarray(f[..., :3]), "RGB") for f in frames]
+    with atomic_path(path, suffix=".gif") as tmp:
+        pictures[0].save(
+            tmp,
+            format="GIF",
+            save_all=True,
+            append_images=pictures[1:],
+            duration=frame_ms,
+            loop=0,
+        )
+    return Path(path)
+
+
+def available_epochs(run_dir: str | os.PathLike) -> list[int]:
+    """Epochs whose generator weights a run folder still holds (kept, last and best)."""
+    checkpoints = Path(run_dir) / "checkpoints"
+    epochs = set(kept_weights(checkpoints)) | set(last_checkpoints(checkpoints))
+    best = read_best(checkpoints)
+    if best is not None:
+        epochs.add(int(best["epoch"]))
+    return sorted(epochs)
+
+
+def load_generator(path: str | os.PathLike, checkpoint: str | None = None) -> LoadedGenerator:
+    """The generator of a run folder (``checkpoint`` = "last", "best" or an epoch number;
+    default "last") or of a ``.keras`` file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise WganError(
+            f"{path} does not exist: give a run folder made by train.py or a generator .keras file"
+        )
+    if path.is_dir():
+        return _from_run(path, checkpoint or "last")
+    if checkpoint is not None:
+        raise WganError(
+            f"--checkpoint {checkpoint} needs a run folder, and {path} is a single model file; "
+            f"give its folder ({path.parent}) instead"
+        )
+    return _from_keras_file(path)
+
+
+def _from_keras_file(path: Path) -> LoadedGenerator:
+    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
+        raise WganError(
+            f"{path} is not a .keras model file: give a run folder made by train.py or its "
+            "generator.keras"
+        )
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as err:  # Keras raises many types for a bad or foreign file
+        reason = str(err).strip().split(". ")[0].splitlines()[0][:160] if str(err).strip() else ""
+        raise WganError(
+            f"cannot load {path} as a Keras model ({type(err).__name__}: {reason}); "
+            "give a generator.keras written by train.py, or its run folder"
+        ) from None
+    latent_dim = _check_is_generator(model, path)
+    distribution = "uniform"
+    config_path = path.parent / "config.json"
+    if config_path.is_file():
+        try:
+            distribution = json.loads(config_path.read_text()).get(
+                "latent_distribution", distribution
+            )
+        except (OSError, json.JSONDecodeError, AttributeError) as err:
+            raise WganError(f"cannot read {config_path} ({err}); fix or remove it") from None
+    else:
+        warnings.warn(
+            f"no config.json beside {path}: assuming uniform latent noise in [0, 1] "
+            "(the default of train.py)",
+            stacklevel=2,
+        )
+    return LoadedGenerator(model, latent_dim, distribution, str(path))
+
+
+def _check_is_generator(model: keras.Model, path: Path) -> int:
+    inputs, outputs = model.input_shape, model.output_shape
+    if not (
+        isinstance(inputs, tuple) and len(inputs) == 2 and isinstance(outputs, tuple)
+        and len(outputs) == 4 and outputs[-1] in (1, 3, 4)
+    ):
+        raise WganError(
+            f"{path} is not a generator (it maps {inputs} to {outputs}, not latent vectors to "
+            "images); give generator.keras, not critic.keras"
+        )
+    return int(inputs[-1])
+
+
+def _from_run(run_dir: Path, checkpoint: str) -> LoadedGenerator:
+    config = TrainConfig.load(run_dir)
+    checkpoints = run_dir / "checkpoints"
+    generator = build_generator(
+        image_size=config.image_size,
+        channels=config.channels,
+        latent_dim=config.latent_dim,
+        filters=config.filters,
+        leaky_slope=config.leaky_slope,
+        init_stddev=config.init_stddev,
+        dtype=config.dtype_policy,
+    )
+
+    def loaded(source: str, epoch: int | None) -> LoadedGenerator:
+        return LoadedGenerator(
+            generator, config.latent_dim, config.latent_distribution, source, epoch
+        )
+
+    if checkpoint == "last":
+        last = last_checkpoints(checkpoints)
+        if last:
+            epoch, prefix = list(last.items())[-1]
+            restore_generator(generator, prefix)
+            return loaded(f"{run_dir} checkpoint last (epoch {epoch})", epoch)
+        if (run_dir / "generator.keras").is_file():
+            found = _from_keras_file(run_dir / "generator.keras")
+            return LoadedGenerator(
+                found.model, found.latent_dim, config.latent_distribution, found.source
+            )
+        raise WganError(f"{run_dir} has no checkpoint yet: let training finish an epoch first")
+    if checkpoint == "best":
+        best = read_best(checkpoints)
+        if best is None:
+            raise WganError(
+                f"{run_dir} has no best checkpoint: it is written at evaluation epochs "
+                f"(--eval-every, {config.eval_every or 'off'} in this run); use --checkpoint last"
+            )
+        restore_generator(generator, best["checkpoint"])
+        epoch = int(best["epoch"])
+        return loaded(f"{run_dir} checkpoint best (epoch {epoch}, SWD {best['swd']:.4g})", epoch)
+    try:
+        epoch = int(checkpoint)
+    except ValueError:
+        raise WganError(
+            f"--checkpoint must be best, last or an epoch number, got {checkpoint!r}"
+        ) from None
+    kept = kept_weights(checkpoints)
+    if epoch in kept:
+        try:
+            generator.load_weights(kept[epoch])
+        except Exception as err:  # h5py and Keras raise many types for a damaged file
+            raise WganError(f"cannot load {kept[epoch]} ({type(err).__name__}: {err})") from None
+        return loaded(f"{kept[epoch]}", epoch)
+    last = last_checkpoints(checkpoints)
+    best = read_best(checkpoints)
+    prefix = last.get(epoch) or (best["checkpoint"] if best and best["epoch"] == epoch else None)
+    if prefix is not None:
+        restore_generator(generator, prefix)
+        return loaded(f"{run_dir} checkpoint of epoch {epoch}", epoch)
+    have = available_epochs(run_dir)
+    listed = ", ".join(map(str, have)) if have else "none"
+    raise WganError(
+        f"no weights kept for epoch {epoch} in {run_dir}; epochs available: {listed} "
+        "(train.py keeps every --keep-every epochs, the evaluation epochs, and the last two)"
+    )
