@@ -37,6 +37,22 @@ def import_wgan() -> None:
         import wgan  # noqa: F401
 
 
+def run_cli(prog: str, body, args, errors: tuple = (), interrupted: str = "interrupted") -> int:
+    """Run a script's body: a WganError (or one of ``errors``) becomes one line on stderr and
+    exit code 2, Ctrl-C a short note and 130; anything else is a bug and keeps its traceback."""
+    from wgan.errors import WganError
+
+    try:
+        return body(args)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"\n{prog}: {interrupted}\n")
+        return 130
+    except (WganError, *errors) as err:
+        message = " ".join(str(err).split())
+        sys.stderr.write(f"{prog}: error: {message}\n")
+        return 2
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, but errors are one line: the problem and where to look."""
 

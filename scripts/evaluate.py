@@ -13,12 +13,11 @@ real images (e.g. celeba-dataset/), loaded at the size and channel count of the 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
 from pathlib import Path
 
-from _common import Parser, import_wgan
+from _common import Parser, import_wgan, run_cli
 
 # --- Defaults (each can be overridden by a flag) -----------------------------------------------
 N_GENERATED = 1000  # images drawn from the generator (at most this many read from a folder)
@@ -49,6 +48,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--n-real", type=int, default=N_REAL, help=f"real images, 0 = all (default {N_REAL})"
     )
     parser.add_argument("--seed", type=int, default=SEED, help=f"random seed (default {SEED})")
+    parser.add_argument(
+        "--checkpoint", default="last",
+        help="for a run folder: last, best (lowest SWD) or a kept epoch (default last)",
+    )
     parser.add_argument(
         "--metrics",
         help="comma-separated subset of swd,fid,kid (default: swd, plus fid,kid with weights)",
@@ -91,48 +94,13 @@ def is_run_folder(folder: Path) -> bool:
     return (folder / "generator.keras").is_file() or (folder / "config.json").is_file()
 
 
-def generate_images(run_dir: Path, num: int, seed: int, batch_size: int):
+def generate_images(run_dir: Path, num: int, seed: int, batch_size: int, checkpoint: str):
     """Draw ``num`` images from the run's generator, with latent noise as in training."""
-    import keras
-    import numpy as np
+    from wgan.generate import latent_noise, load_generator, sample_images
 
-    from wgan.data import to_uint8
-    from wgan.errors import WganError
-
-    path = run_dir / "generator.keras"
-    config_path = run_dir / "config.json"
-    try:
-        config = json.loads(config_path.read_text()) if config_path.is_file() else {}
-    except (OSError, json.JSONDecodeError) as err:
-        raise WganError(f"cannot read {config_path} ({err}); fix or remove it") from None
-    try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as err:  # Keras raises many types for a bad or foreign file
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise WganError(
-            f"cannot load {path} ({type(err).__name__}: {first_line}); "
-            "give a run folder written by train.py"
-        ) from None
-    input_dim = model.input_shape[-1]
-    latent_dim = int(config.get("latent_dim", input_dim))
-    if latent_dim != input_dim:
-        raise WganError(
-            f"{config_path} says latent_dim={latent_dim} but {path} takes {input_dim} inputs"
-        )
-    distribution = config.get("latent_distribution", "uniform")
-    rng = np.random.default_rng(seed)
-    if distribution == "uniform":
-        noise = rng.uniform(0.0, 1.0, (num, latent_dim))
-    elif distribution == "normal":
-        noise = rng.standard_normal((num, latent_dim))
-    else:
-        raise WganError(
-            f"{config_path}: latent_distribution {distribution!r} is not 'uniform' or 'normal'"
-        )
-    images = model.predict(noise.astype("float32"), batch_size=batch_size, verbose=0)
-    if images.ndim != 4 or images.shape[-1] not in (1, 3, 4):
-        raise WganError(f"{path} makes outputs of shape {images.shape[1:]}, not images (H, W, C)")
-    return to_uint8(images)
+    loaded = load_generator(run_dir, checkpoint)
+    noise = latent_noise(num, loaded.latent_dim, loaded.distribution, seed)
+    return sample_images(loaded.model, noise, batch_size), loaded.source
 
 
 def newest_samples(run_dir: Path) -> Path | None:
@@ -175,9 +143,8 @@ def load_folder(folder: Path, n: int, side: int, channels: int, seed: int):
 def load_generated(args: argparse.Namespace):
     """(uint8 images, where they came from) for GENERATED."""
     folder = args.generated
-    if (folder / "generator.keras").is_file():
-        images = generate_images(folder, args.num, args.seed, args.batch_size)
-        return images, "generator.keras"
+    if (folder / "generator.keras").is_file() or (folder / "checkpoints" / "checkpoint").is_file():
+        return generate_images(folder, args.num, args.seed, args.batch_size, args.checkpoint)
     if is_run_folder(folder):
         samples = newest_samples(folder)
         if samples is None:
@@ -214,17 +181,10 @@ def choose_metrics(args: argparse.Namespace) -> tuple[list[str], Path | None, li
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import_wgan()
-    from wgan.errors import WganError
-
-    try:
-        return evaluate(args)
-    except KeyboardInterrupt:
-        sys.stderr.write("\nevaluate.py: interrupted; nothing written\n")
-        return 130
-    except (WganError, ValueError, OSError) as err:
-        message = " ".join(str(err).split())
-        sys.stderr.write(f"evaluate.py: error: {message}\n")
-        return 2
+    return run_cli(
+        "evaluate.py", evaluate, args, (ValueError, OSError),
+        interrupted="interrupted; nothing written",
+    )
 
 
 def evaluate(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from _common import Parser, import_wgan
+from _common import Parser, import_wgan, run_cli
 
 # --- Defaults (each can be overridden by a flag) -----------------------------------------------
 NUM = 64  # images to write
@@ -83,17 +83,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import_wgan()
-    from wgan.errors import WganError
-
-    try:
-        return generate(args)
-    except KeyboardInterrupt:
-        sys.stderr.write("\ngenerate.py: interrupted; the files written so far are complete\n")
-        return 130
-    except (WganError, OSError) as err:
-        message = " ".join(str(err).split())
-        sys.stderr.write(f"generate.py: error: {message}\n")
-        return 2
+    return run_cli(
+        "generate.py", generate, args, (OSError,),
+        interrupted="interrupted; the files written so far are complete",
+    )
 
 
 def generate(args: argparse.Namespace) -> int:

@@ -150,10 +150,11 @@ def prepare_run_dir(args: argparse.Namespace) -> tuple[Path, bool]:
 
 def folder_has_images(folder: Path) -> bool:
     from wgan.data import find_images
+    from wgan.errors import WganError
 
     try:
         return bool(find_images(folder)[0])
-    except Exception:
+    except WganError:
         return False
 
 

@@ -58,6 +58,14 @@ def test_train_step_returns_the_five_metrics_and_they_agree():
     )
 
 
+def test_plain_image_batches_also_train_with_n_critic_updates():
+    model = make_wgan(n_critic=3)
+    images = np.random.default_rng(0).integers(0, 256, (8, SIZE, SIZE, 3), dtype=np.uint8)
+    model.fit(images, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+    assert int(model.generator_optimizer.iterations.numpy()) == 2
+    assert int(model.critic_optimizer.iterations.numpy()) == 6
+
+
 def test_each_critic_update_gets_its_own_fresh_real_batch():
     model = make_wgan(n_critic=4)
     seen = []

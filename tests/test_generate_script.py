@@ -1,6 +1,5 @@
 """scripts/generate.py as a user runs it: repeatable files, a latent walk, weights, bad input."""
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -22,16 +21,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:Depreca
 
 
 @pytest.fixture(scope="module")
-def generate():
-    """The script as a module, so most tests skip a fresh TensorFlow start-up."""
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        spec = importlib.util.spec_from_file_location("generate_script", SCRIPT)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
-    return module
+def generate(load_script):
+    return load_script("generate")
 
 
 @pytest.fixture(scope="module")

@@ -51,10 +51,9 @@ class EvaluateSWD(keras.callbacks.Callback):
 class MetricsCSV(keras.callbacks.Callback):
     """Append one row per epoch to ``metrics.csv``: the epoch's mean losses, step and seconds."""
 
-    def __init__(self, path: str | os.PathLike, columns: tuple[str, ...] = COLUMNS):
+    def __init__(self, path: str | os.PathLike):
         super().__init__()
         self.path = Path(path)
-        self.columns = tuple(columns)
         self._start = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -62,11 +61,11 @@ class MetricsCSV(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        row = {key: float(logs[key]) for key in self.columns if key in logs}
+        row = {key: float(logs[key]) for key in COLUMNS if key in logs}
         row["epoch"] = epoch + 1
         row["step"] = int(self.model.generator_optimizer.iterations.numpy())
         row["seconds"] = round(time.perf_counter() - self._start, 3)
-        append_row(self.path, row, self.columns)
+        append_row(self.path, row)
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -85,7 +84,7 @@ class SampleGrid(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
-        if done % self.every == 0 or done == self.epochs:
+        if is_due(done, self.every, self.epochs):
             write_samples(self.model.generator, self.noise, self.images_dir, epoch_name(done))
 
 

@@ -48,19 +48,16 @@ class TrainingState:
         )
         self.best_swd = tf.Variable(math.inf, dtype=tf.float64, trainable=False, name="best_swd")
         self.best_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="best_epoch")
-        core = {
-            "critic": model.critic,
-            "generator": model.generator,
-            "critic_optimizer": model.critic_optimizer,
-            "generator_optimizer": model.generator_optimizer,
-            "latent_seed": model.seed_generator.state,
-            "fixed_noise": self.fixed_noise,
-            "epoch": self.epoch,
-        }
-        # Checkpoints written before the best SWD was tracked restore through ``_core``.
-        self._core = tf.train.Checkpoint(**core)
         self.checkpoint = tf.train.Checkpoint(
-            **core, best_swd=self.best_swd, best_epoch=self.best_epoch
+            critic=model.critic,
+            generator=model.generator,
+            critic_optimizer=model.critic_optimizer,
+            generator_optimizer=model.generator_optimizer,
+            latent_seed=model.seed_generator.state,
+            fixed_noise=self.fixed_noise,
+            epoch=self.epoch,
+            best_swd=self.best_swd,
+            best_epoch=self.best_epoch,
         )
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, self.directory, max_to_keep=2, checkpoint_name=LAST_NAME
@@ -95,9 +92,7 @@ class TrainingState:
         latest = self.manager.latest_checkpoint
         if latest is None:
             return 0
-        names = {name.split("/", 1)[0] for name, _ in tf.train.list_variables(latest)}
-        checkpoint = self.checkpoint if "best_swd" in names else self._core
-        checkpoint.restore(latest).assert_existing_objects_matched()
+        self.checkpoint.restore(latest).assert_existing_objects_matched()
         epoch = int(self.epoch.numpy())
         for kept, path in kept_weights(self.directory).items():
             if kept > epoch:

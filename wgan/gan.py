@@ -24,28 +24,6 @@ WARMUP_ITERATIONS = 25
 WARMUP_EVERY = 500
 
 
-def sample_latent(
-    batch_size, latent_dim: int, distribution: str = "uniform", seed=None
-) -> tf.Tensor:
-    """Latent vectors: uniform in [0, 1] (the original design) or standard normal.
-
-    ``seed`` is a shape-[2] integer tensor (stateless, repeatable) or None.
-    """
-    shape = (batch_size, latent_dim)
-    if distribution not in LATENT_DISTRIBUTIONS:
-        raise ConfigError(
-            f"latent distribution must be one of {LATENT_DISTRIBUTIONS}, got {distribution!r}"
-        )
-    if seed is None:
-        return keras.random.uniform(shape) if distribution == "uniform" else keras.random.normal(
-            shape
-        )
-    seed = tf.cast(seed, "int64")
-    if distribution == "uniform":
-        return tf.random.stateless_uniform(shape, seed, 0.0, 1.0)
-    return tf.random.stateless_normal(shape, seed)
-
-
 def to_float(images):
     """uint8 [0, 255] -> float32 [-1, 1]; float input is taken as already scaled."""
     if images.dtype == "uint8":
@@ -123,19 +101,23 @@ class WGAN(keras.Model):
         return self.generator(latent, training=training)
 
     def sample_latent(self, batch_size) -> tf.Tensor:
-        """Fresh latent vectors, different on each replica under ``tf.distribute``."""
-        seed = self.seed_generator.next()
+        """Fresh latent vectors: uniform in [0, 1] (the original design) or standard normal.
+
+        Stateless draws from the model's seed generator, so a seeded run repeats exactly; under
+        ``tf.distribute`` the replica id is folded into the seed so replicas draw different noise.
+        """
+        seed = tf.cast(self.seed_generator.next(), "int64")
         replica = tf.distribute.get_replica_context()
         if replica is not None and replica.num_replicas_in_sync > 1:
-            seed = seed + ops.cast(
-                ops.stack([0, replica.replica_id_in_sync_group * 7919 + 1]), seed.dtype
-            )
-        return sample_latent(batch_size, self.latent_dim, self.latent_distribution, seed=seed)
+            offset = tf.cast(replica.replica_id_in_sync_group, "int64") * 7919 + 1
+            seed = seed + tf.stack([tf.constant(0, "int64"), offset])
+        shape = (batch_size, self.latent_dim)
+        if self.latent_distribution == "uniform":
+            return tf.random.stateless_uniform(shape, seed, 0.0, 1.0)
+        return tf.random.stateless_normal(shape, seed)
 
-    def _n_updates(self):
-        """Critic updates for this iteration: ``n_critic``, or 100 on the official schedule."""
-        if not self.warmup:
-            return tf.constant(self.n_critic)
+    def _warmup_updates(self):
+        """100 critic updates for the first 25 generator iterations and every 500th."""
         step = self.generator_optimizer.iterations
         heavy = tf.logical_or(step < WARMUP_ITERATIONS, step % WARMUP_EVERY == 0)
         return tf.where(heavy, WARMUP_CRITIC_UPDATES, self.n_critic)
@@ -186,7 +168,7 @@ class WGAN(keras.Model):
         if self.warmup:
             # A graph loop, as the update count depends on the step. tf.distribute cannot
             # aggregate gradients inside graph control flow, hence the check in compile().
-            n_updates = self._n_updates()
+            n_updates = self._warmup_updates()
             state = tf.while_loop(lambda i, *_: i < n_updates, update, state)
         else:
             # Unrolled at trace time: still one compiled graph per iteration, no Python at

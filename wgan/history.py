@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import math
 import os
 from pathlib import Path
@@ -19,9 +18,8 @@ COLUMNS = (
     "generator_loss",
     "wasserstein_estimate",
     "seconds",
+    "swd",  # sliced Wasserstein distance of the samples; empty on epochs without evaluation
 )
-# Appended after COLUMNS when the run evaluates its samples (empty on epochs without evaluation).
-EVAL_COLUMNS = ("swd",)
 
 
 def read_metrics(path: str | os.PathLike) -> list[dict[str, float]]:
@@ -44,15 +42,9 @@ def _to_float(value: str | None) -> float:
 
 
 def append_row(path: str | os.PathLike, row: dict, columns: tuple[str, ...] = COLUMNS) -> None:
-    """Append one row (writing the header first for a new file) and push it to disk.
-
-    A file whose header is a prefix of ``columns`` (a run resumed with an extra column) gets the
-    longer header first, its old rows padded; any other header is kept and filled by name.
-    """
+    """Append one row (writing the header first for a new file) and push it to disk."""
     path = Path(path)
     new = not path.exists() or path.stat().st_size == 0
-    if not new:
-        columns = _widen_header(path, tuple(columns))
     with path.open("a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
         if new:
@@ -60,24 +52,6 @@ def append_row(path: str | os.PathLike, row: dict, columns: tuple[str, ...] = CO
         writer.writerow({key: _format(row.get(key, "")) for key in columns})
         f.flush()
         os.fsync(f.fileno())
-
-
-def _widen_header(path: Path, columns: tuple[str, ...]) -> tuple[str, ...]:
-    """The columns to write with: the file's own, widened in place to ``columns`` if a prefix."""
-    with path.open(newline="") as f:
-        header = tuple(next(csv.reader(f), ()))
-    if not header:
-        return columns
-    if len(header) >= len(columns) or header != columns[: len(header)]:
-        return header
-    with path.open(newline="") as f:
-        rows = [row for row in csv.reader(f) if row][1:]
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(columns)
-    writer.writerows(row + [""] * (len(columns) - len(row)) for row in rows)
-    write_text(path, out.getvalue())
-    return columns
 
 
 def _format(value) -> str:

@@ -28,7 +28,7 @@ from wgan.evaluation import SWDEvaluator
 from wgan.gan import WGAN
 from wgan.generate import latent_noise
 from wgan.grids import make_grid
-from wgan.history import COLUMNS, EVAL_COLUMNS, read_metrics, truncate_after
+from wgan.history import read_metrics, truncate_after
 from wgan.io import atomic_path, save_png
 from wgan.models import build_critic, build_generator
 from wgan.monitor import FlatCriticWarning, StopOnNonFinite
@@ -141,7 +141,7 @@ def _run_callbacks(
     history = [row.get("critic_loss", np.nan) for row in read_metrics(metrics_path)]
     found = [
         StopOnNonFinite(state),
-        MetricsCSV(metrics_path, COLUMNS + EVAL_COLUMNS if evaluating else COLUMNS),
+        MetricsCSV(metrics_path),
         SampleGrid(run_dir / "images", state.noise, config.sample_every, config.epochs),
         LossPlot(metrics_path, run_dir / "loss.png"),
         KeepGenerator(state.directory, config.keep_every, config.eval_every, config.epochs),
