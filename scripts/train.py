@@ -46,6 +46,9 @@ FLAT_PATIENCE = 5  # warn when the critic loss is ~0 or flat for this many epoch
 DATA = None  # image folder; None = celeba-dataset/, or the demo faces when that is empty
 CELEBA_DIR = ROOT / "celeba-dataset"
 RUNS_DIR = ROOT / "runs"
+# Decoded images are kept here as memory-mapped uint8 files, so a data set is decoded once and
+# full CelebA (202,599 faces, 2.3 GB at 64x64) trains without being held in RAM. None = off.
+CACHE_DIR = ROOT / ".cache" / "images"
 # ---------------------------------------------------------------------------------------------
 
 FLAGS = {  # flag -> (config field, type, constant, help)
@@ -87,6 +90,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--warmup", action="store_true", default=None,
         help="official schedule: 100 critic updates for 25 iterations and every 500th",
     )
+    parser.add_argument("--cache-dir", type=Path,
+                        help=f"where decoded images are memory-mapped (default {CACHE_DIR})")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="decode the images into RAM on every run instead")
     parser.add_argument("--run-dir", type=Path, help="output folder (default runs/<date-time>)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
                         help="continue a run from its last completed epoch, with its own config")
@@ -158,7 +165,21 @@ def folder_has_images(folder: Path) -> bool:
         return False
 
 
-def load_data(config, data_arg: str | None):
+def cache_path(config, source: str, cache_dir: Path | None) -> Path | None:
+    """One cache file per folder, size, channels and sample; its sidecar guards the contents."""
+    import hashlib
+
+    if cache_dir is None:
+        return None
+    folder = Path(source).expanduser().resolve()
+    tag = hashlib.sha256(str(folder).encode()).hexdigest()[:8]
+    count = config.n_samples or "all"
+    name = (f"{folder.name}-{tag}-{config.image_size}px-{config.channels}ch-{count}"
+            f"-seed{config.seed}.u8cache")
+    return cache_dir / name
+
+
+def load_data(config, data_arg: str | None, cache_dir: Path | None = None):
     """Return (uint8 images, data description) for the configured source."""
     from tqdm import tqdm
 
@@ -191,15 +212,18 @@ def load_data(config, data_arg: str | None):
         try:
             image_set = load_images(
                 source, config.n_samples, config.image_size, config.channels,
-                seed=config.seed, progress=progress,
+                seed=config.seed, cache_path=cache_path(config, source, cache_dir),
+                progress=progress,
             )
         finally:
             for bar in bars:
                 bar.close()
     for warning in caught:
         print(f"warning: {warning.message}")
+    mapped = getattr(image_set.images, "filename", None)
+    note = f"; decoded copy memory-mapped from {mapped}" if mapped else ""
     print(f"loaded {len(image_set.images)} of {image_set.n_found} images from {source} "
-          f"({image_set.layout} layout)")
+          f"({image_set.layout} layout{note})")
     return image_set.images, str(Path(source).resolve())
 
 
@@ -268,7 +292,8 @@ def run(config, args, run_dir: Path) -> int:
     from wgan.monitor import NonFiniteLossError
     from wgan.trainer import train
 
-    images, data = load_data(config, None if args.resume else args.data)
+    cache_dir = None if args.no_cache else (args.cache_dir or CACHE_DIR)
+    images, data = load_data(config, None if args.resume else args.data, cache_dir)
     config.data, config.n_images = data, int(len(images))
     steps = steps_per_epoch(len(images), config.batch_size, config.n_critic)
     if steps == 0:

@@ -34,10 +34,15 @@ TINY = [
 ]
 
 
+def no_stray_cache(args) -> list:
+    """Runs on a folder cache its decoded images; keep that out of the checkout in tests."""
+    return [] if "--cache-dir" in map(str, args) else ["--no-cache"]
+
+
 def run_train(*args, timeout=240):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.run(
-        [sys.executable, str(TRAIN), *map(str, args)],
+        [sys.executable, str(TRAIN), *map(str, args), *no_stray_cache(args)],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -48,7 +53,7 @@ def run_train(*args, timeout=240):
 def start_train(*args):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.Popen(
-        [sys.executable, str(TRAIN), *map(str, args)],
+        [sys.executable, str(TRAIN), *map(str, args), *no_stray_cache(args)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -85,11 +90,28 @@ def tiny_run(tmp_path_factory):
         *TINY,
         "--sample-every",
         1,
+        "--cache-dir",
+        base / "cache",
         "--run-dir",
         run_dir,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return run_dir, result
+
+
+def test_folder_images_are_decoded_once_into_a_memory_mapped_cache(tiny_run):
+    run_dir, first = tiny_run
+    caches = list((run_dir.parent / "cache").glob("*.u8cache"))
+    assert len(caches) == 1 and caches[0].stat().st_size == 32 * 16 * 16 * 3
+    assert "memory-mapped from" in first.stdout
+    written = caches[0].stat().st_mtime_ns
+    again = run_train(
+        "--data", run_dir.parent / "data", "--n-samples", 32, "--epochs", 1, *TINY,
+        "--cache-dir", run_dir.parent / "cache", "--run-dir", run_dir.parent / "again",
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert caches[0].stat().st_mtime_ns == written  # reused, not rebuilt
+    assert str(caches[0]) in again.stdout
 
 
 def test_tiny_run_writes_config_with_hyperparameters_versions_and_data(tiny_run):

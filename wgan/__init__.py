@@ -12,5 +12,13 @@ __version__ = "0.1.0"
 from wgan.constraints import ClipConstraint  # noqa: E402
 from wgan.gan import WGAN  # noqa: E402
 from wgan.losses import critic_loss, generator_loss, wasserstein_loss  # noqa: E402
+from wgan.normalization import FusedBatchNormalization  # noqa: E402
 
-__all__ = ["WGAN", "ClipConstraint", "critic_loss", "generator_loss", "wasserstein_loss"]
+__all__ = [
+    "WGAN",
+    "ClipConstraint",
+    "FusedBatchNormalization",
+    "critic_loss",
+    "generator_loss",
+    "wasserstein_loss",
+]

@@ -7,6 +7,7 @@ from keras import layers
 
 from wgan.constraints import ClipConstraint
 from wgan.errors import ConfigError
+from wgan.normalization import FusedBatchNormalization
 from wgan.shapes import CHANNELS, base_size, n_blocks
 
 
@@ -51,7 +52,7 @@ def build_critic(
             name=f"conv_{i}",
         )(x)
         if i > 0:
-            x = layers.BatchNormalization(
+            x = FusedBatchNormalization(
                 gamma_initializer=keras.initializers.RandomNormal(1.0, init_stddev),
                 gamma_constraint=clip,
                 beta_constraint=clip,
@@ -107,7 +108,7 @@ def build_generator(
         inputs
     )
     x = layers.Reshape((base, base, width), dtype=dtype, name="reshape")(x)
-    x = layers.BatchNormalization(gamma_initializer=gamma_init, dtype=dtype, name="bn_project")(x)
+    x = FusedBatchNormalization(gamma_initializer=gamma_init, dtype=dtype, name="bn_project")(x)
     x = layers.LeakyReLU(leaky_slope, dtype=dtype, name="lrelu_project")(x)
     for i in range(blocks):
         x = layers.UpSampling2D(2, dtype=dtype, name=f"up_{i}")(x)
@@ -119,7 +120,7 @@ def build_generator(
             dtype=dtype,
             name=f"conv_{i}",
         )(x)
-        x = layers.BatchNormalization(gamma_initializer=gamma_init, dtype=dtype, name=f"bn_{i}")(x)
+        x = FusedBatchNormalization(gamma_initializer=gamma_init, dtype=dtype, name=f"bn_{i}")(x)
         x = layers.LeakyReLU(leaky_slope, dtype=dtype, name=f"lrelu_{i}")(x)
     x = layers.Conv2D(
         channels, 3, padding="same", kernel_initializer=init, dtype=dtype, name="to_image"

@@ -36,10 +36,11 @@ from wgan.monitor import FlatCriticWarning, StopOnNonFinite
 log = logging.getLogger(__name__)
 
 
-def build_wgan(config: TrainConfig) -> WGAN:
+def build_wgan(config: TrainConfig, steps_per_execution: int = 1) -> WGAN:
     """Critic, generator and composite, compiled with RMSprop as the paper prescribes.
 
     Call inside a ``tf.distribute`` strategy's scope to train on several devices.
+    ``steps_per_execution`` runs that many generator iterations per compiled call.
     """
     common = {
         "image_size": config.image_size,
@@ -63,6 +64,7 @@ def build_wgan(config: TrainConfig) -> WGAN:
     model.compile(
         critic_optimizer=keras.optimizers.RMSprop(config.lr),
         generator_optimizer=keras.optimizers.RMSprop(config.lr),
+        steps_per_execution=steps_per_execution,
     )
     return model
 
