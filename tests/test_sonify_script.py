@@ -115,7 +115,8 @@ def trained_run(tmp_path_factory) -> Path:
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "train.py"), "--data", tmp / "data",
          "--n-samples", "32", "--epochs", "2", "--image-size", "16", "--batch-size", "4",
-         "--n-critic", "2", "--sample-every", "1", "--seed", "0", "--run-dir", tmp / "run"],
+         "--n-critic", "2", "--sample-every", "1", "--seed", "0", "--run-dir", tmp / "run",
+         "--cache-dir", tmp / "cache"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
