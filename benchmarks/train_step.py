@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
-from _common import import_wgan  # noqa: E402  (sets the environment before TensorFlow loads)
+from _common import import_wgan, skip_failing_remapper  # noqa: E402  (sets the environment)
 
 # Large convolutions whose forward speed is the ceiling: (N, H, W, C) input, filters, kernel.
 PEAK_SHAPES = (((64, 32, 32, 256), 256, 3), ((64, 16, 16, 512), 512, 3))
@@ -284,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import_wgan()
+    skip_failing_remapper()  # as train.py runs
     import keras
     import tensorflow as tf
 

@@ -16,7 +16,7 @@ import time
 import warnings
 from pathlib import Path
 
-from _common import ROOT, Parser, import_wgan
+from _common import ROOT, Parser, import_wgan, skip_failing_remapper
 
 # --- Hyperparameters (defaults of the WGAN paper and the original project) ----------------
 N_SAMPLES = 3000  # real images sampled at random from the data folder (0 = use all)
@@ -265,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     logging.getLogger("wgan").setLevel(logging.INFO)
     import_wgan()
+    skip_failing_remapper()
     from wgan.errors import WganError
 
     run_dir, created = None, False

@@ -6,6 +6,7 @@ import keras
 from keras import layers
 
 from wgan.constraints import ClipConstraint
+from wgan.convolution import Conv2D
 from wgan.errors import ConfigError
 from wgan.normalization import FusedBatchNormalization
 from wgan.shapes import CHANNELS, base_size, n_blocks
@@ -40,7 +41,7 @@ def build_critic(
     inputs = keras.Input((image_size, image_size, channels), name="image")
     x = inputs
     for i in range(blocks):
-        x = layers.Conv2D(
+        x = Conv2D(
             min(filters * 2**i, 8 * filters),
             4,
             strides=2,
