@@ -9,7 +9,9 @@ layout, then measures, in this process:
 - cached: ``load_images()`` again, which finds the cache valid and decodes nothing;
 - dataset: one epoch of ``make_dataset()`` batches gathered from that memmap;
 and the process's peak resident memory (VmHWM) and its peak anonymous (non-file) memory, the
-part a memmap keeps out of RAM. The last line is JSON with every figure.
+part a memmap keeps out of RAM. Then, in child processes, one epoch of ``make_dataset()`` over a
+cache the size of full CelebA (202,599 images; a sparse file, so nothing is written to disk), with
+the data module's page release on and off. The last line is JSON with every figure.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -136,6 +139,42 @@ def measure(root: Path, count: int, image_size: int, batch: int, n_critic: int) 
         shutil.rmtree(work, ignore_errors=True)
 
 
+def full_size_epoch(count: int, image_size: int, batch: int, n_critic: int, keep: bool) -> dict:
+    """One epoch of batches from a count-image memmap; peak RSS of this (child) process."""
+    import numpy as np
+
+    import wgan.data
+    from wgan.data import make_dataset
+
+    if keep:
+        wgan.data._RELEASE_EVERY = 2**62  # never release: every page read stays resident
+    work = Path(tempfile.mkdtemp(prefix="wgan-bench-full-"))
+    try:
+        path = work / "full.u8cache"
+        shape = (count, image_size, image_size, 3)
+        with path.open("wb") as f:
+            f.truncate(int(np.prod(shape)))  # sparse: reads as zeros, costs no disk
+        images = np.memmap(path, dtype=np.uint8, mode="r", shape=shape)
+        with PeakSampler() as sampler:
+            start = time.perf_counter()
+            delivered = sum(int(e.shape[0] * e.shape[1])
+                            for e in make_dataset(images, batch, n_critic, seed=0))
+            seconds = time.perf_counter() - start
+        return {"images": count, "cache_gb": path.stat().st_size / 2**30,
+                "images_per_s": delivered / seconds, "peak_rss_mb": status_kib("VmHWM") / 1024,
+                "peak_anon_rss_mb": sampler.peak_anon / 1024, "pages_released": not keep}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run_full_size(args: argparse.Namespace, keep: bool) -> dict:
+    command = [sys.executable, __file__, "--full-size-child", str(args.full_size),
+               "--image-size", str(args.image_size), "--batch-size", str(args.batch_size),
+               "--n-critic", str(args.n_critic), *(["--keep-pages"] if keep else [])]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=2000, help="JPEG files to load")
@@ -148,7 +187,21 @@ def main(argv: list[str] | None = None) -> int:
         default=ROOT / ".cache" / "bench-jpegs",
         help="where the generated JPEGs are kept between runs",
     )
+    parser.add_argument(
+        "--full-size", type=int, default=FULL_CELEBA,
+        help="images in the full-size epoch (0 = skip it)",
+    )
+    parser.add_argument("--full-size-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--keep-pages", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.full_size_child:
+        import wgan  # noqa: F401
+
+        child = full_size_epoch(
+            args.full_size_child, args.image_size, args.batch_size, args.n_critic, args.keep_pages
+        )
+        print(json.dumps(child))
+        return 0
     if args.images < args.batch_size * args.n_critic:
         parser.error(
             f"--images must be at least batch size x n_critic = {args.batch_size * args.n_critic}"
@@ -181,6 +234,14 @@ def main(argv: list[str] | None = None) -> int:
         f" MB) with a {figures['cache_mb']:.0f} MB cache of {figures['images']} images; "
         f"full CelebA at this size is a {figures['full_celeba_cache_gb']:.2f} GB cache"
     )
+    if args.full_size:
+        for keep in (False, True):
+            full = run_full_size(args, keep)
+            figures["full_size_" + ("kept_pages" if keep else "released_pages")] = full
+            how = "pages kept mapped" if keep else "pages released as read"
+            print(f"one epoch over a {full['images']}-image ({full['cache_gb']:.2f} GB) cache, "
+                  f"{how}: {full['images_per_s']:.0f} images/s, peak RSS "
+                  f"{full['peak_rss_mb']:.0f} MB (anonymous {full['peak_anon_rss_mb']:.0f} MB)")
     print(json.dumps({"pipeline": figures}))
     return 0
 

@@ -283,6 +283,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def cpu_lacks_bf16() -> bool:
+    """True on a Linux CPU without bfloat16 instructions, where bf16 is emulated and slow."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False  # not Linux: no way to tell, say nothing
+    return "flags" in flags and not any(f in flags for f in ("avx512_bf16", "amx_bf16"))
+
+
 def run(config, args, run_dir: Path) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -293,6 +302,12 @@ def run(config, args, run_dir: Path) -> int:
     from wgan.monitor import NonFiniteLossError
     from wgan.trainer import train
 
+    if config.precision == "bf16" and cpu_lacks_bf16():
+        import tensorflow as tf
+
+        if not tf.config.list_physical_devices("GPU"):
+            print("note: this CPU has no bfloat16 instructions (avx512_bf16, amx_bf16): "
+                  "--precision bf16 is emulated here and slower than float32")
     cache_dir = None if args.no_cache else (args.cache_dir or CACHE_DIR)
     images, data = load_data(config, None if args.resume else args.data, cache_dir)
     config.data, config.n_images = data, int(len(images))

@@ -441,6 +441,39 @@ def test_dataset_reads_a_memmap_without_putting_images_in_the_graph(tmp_path):
     assert graph_bytes < images.nbytes / 100
 
 
+def resident_kib(path) -> int:
+    """Resident size of this process's mapping of path, from /proc/self/smaps."""
+    with open("/proc/self/smaps") as smaps:
+        inside = False
+        for line in smaps:
+            if "-" in line.split(" ", 1)[0]:  # a mapping's header line
+                inside = line.rstrip().endswith(str(path))
+            elif inside and line.startswith("Rss:"):
+                return int(line.split()[1])
+    return 0
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="reads Linux's /proc")
+@pytest.mark.parametrize("release_every", [1, 2**62])
+def test_an_epoch_over_a_memmap_does_not_keep_its_pages_resident(
+    tmp_path, monkeypatch, release_every
+):
+    path = tmp_path / "m.u8"
+    written = np.memmap(path, dtype=np.uint8, mode="w+", shape=(400, 32, 32, 3))
+    written[:] = id_images(400, size=32)
+    written.flush()
+    del written
+    images = np.memmap(path, dtype=np.uint8, mode="r", shape=(400, 32, 32, 3))
+    monkeypatch.setattr(data, "_RELEASE_EVERY", release_every)
+    batches = list(make_dataset(images, batch_size=8, n_critic=5, seed=1))
+    assert len(batches) == 10
+    resident = resident_kib(path)
+    if release_every == 1:  # released after every batch: at most the last one stays mapped
+        assert resident <= 8 * 5 * 32 * 32 * 3 / 1024 + 8
+    else:  # never released: the whole file read once stays mapped
+        assert resident >= 0.9 * images.nbytes / 1024
+
+
 def test_too_few_images_for_one_iteration_is_a_clear_error():
     with pytest.raises(ConfigError, match="at least 10 images"):
         make_dataset(id_images(9), batch_size=5, n_critic=2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import mmap
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -45,6 +46,8 @@ _EXIF_TURNS = {
     8: Image.Transpose.ROTATE_90,
 }
 _CHUNK = 32  # images per decoding task: small enough for smooth progress, large enough to be cheap
+# Bytes of a memmap read between two releases of its pages from this process (see _PageRelease).
+_RELEASE_EVERY = 64 * 2**20
 _NAMED_FAILURES = 3  # how many unreadable files a warning names
 
 
@@ -401,6 +404,33 @@ class _Cache:
         return np.memmap(self.path, dtype=np.uint8, mode="r", shape=shape), failed
 
 
+class _PageRelease:
+    """Keep a memmap's pages out of this process's resident memory as an epoch reads them.
+
+    Every page of a memory-mapped file that is read stays mapped, and counted in the process's
+    RSS, until unmapped: one epoch over full CelebA would hold its whole 2.3 GB cache. After
+    every _RELEASE_EVERY bytes read, MADV_DONTNEED unmaps them again; they stay in the page
+    cache, so the next read of the same image is a cheap minor fault, not a disk read.
+    """
+
+    def __init__(self, images: np.ndarray):
+        self.map = getattr(images, "_mmap", None) if isinstance(images, np.memmap) else None
+        if not hasattr(mmap, "MADV_DONTNEED"):  # not Linux / macOS: nothing to do
+            self.map = None
+        self.unreleased = 0
+
+    def read(self, nbytes: int) -> None:
+        if self.map is None:
+            return
+        self.unreleased += nbytes
+        if self.unreleased >= _RELEASE_EVERY:
+            self.unreleased = 0
+            try:
+                self.map.madvise(mmap.MADV_DONTNEED)
+            except (OSError, ValueError):  # a closed map or a kernel that refuses: keep going
+                self.map = None
+
+
 def to_float(images: np.ndarray) -> np.ndarray:
     """uint8 [0, 255] -> float32 [-1, 1], the range the models work in."""
     return np.asarray(images, dtype=np.float32) / 127.5 - 1.0
@@ -452,12 +482,14 @@ def make_dataset(
             f"{per_step} images; load more (n_samples) or lower the batch size"
         )
     element_shape = (batch_size, n_critic, *images.shape[1:])
+    release = _PageRelease(images)
 
     def gather(indices: np.ndarray) -> np.ndarray:
         order = np.argsort(indices)
         rows = images[indices[order]]  # ascending reads: sequential on disk for a memmap
         batch = np.empty(rows.shape, dtype=np.uint8)
         batch[order] = rows  # back to the shuffled order
+        release.read(rows.nbytes)
         return batch.reshape(element_shape)
 
     def gather_tf(indices: tf.Tensor) -> tf.Tensor:
