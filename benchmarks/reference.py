@@ -4,7 +4,11 @@ Per generator iteration it does what the blog-post recipe does: for each of n_cr
 updates, ``critic.train_on_batch`` on a real batch and again on a fake batch made by
 ``generator.predict``; then ``composite.train_on_batch`` on latent vectors. Batch sizes match
 the project's step (B real and B fake images per critic update, B latent vectors per generator
-update), so both do the same convolution work; the networks are the project's own.
+update) and the networks are the project's own, so both do the same convolution and dense work
+(the same FLOP count). Two things differ, both as the tutorial has them: each critic update is
+two optimizer steps (one per half), and in the composite the frozen critic's BatchNorm uses its
+moving statistics (Keras runs a non-trainable BatchNorm in inference mode), where the project's
+generator update scores fakes with batch statistics.
 
 Keras 3 traces each ``train_on_batch`` function once, with the trainable weights of that
 moment. The tutorial's one-time ``critic.trainable = False`` (before building the composite)

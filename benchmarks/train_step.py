@@ -209,6 +209,7 @@ def print_table(figures: dict[str, dict], size: int) -> None:
                 f"  {name:<13}{f['it_per_s']:8.3f}{f['gflop_per_it']:10.1f}{f['gflops']:9.0f}"
                 f"{f['pct_of_peak']:10.1f}%{ratio:>13}"
             )
+    print("  (x reference: against the float32 tutorial loop, whatever the variant's precision)")
     for name, f in figures.items():
         if "it_per_s" not in f:
             print(f"  {name:<13}{'':18}{f['gflops']:9.0f}   (Conv2D forward, {f['conv']})")

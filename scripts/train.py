@@ -11,6 +11,7 @@ import argparse
 import datetime as dt
 import logging
 import math
+import os
 import sys
 import time
 import warnings
@@ -165,18 +166,31 @@ def folder_has_images(folder: Path) -> bool:
         return False
 
 
-def cache_path(config, source: str, cache_dir: Path | None) -> Path | None:
-    """One cache file per folder, size, channels and sample; its sidecar guards the contents."""
+def cache_path(config, source: str, n_found: int, cache_dir: Path | None) -> Path | None:
+    """One cache file per folder, size, channels and sample; its sidecar guards the contents.
+
+    The seed is in the name only when it picks a sample: runs that use every file share one
+    cache whatever their seed. An unwritable cache folder means no cache, with a note.
+    """
     import hashlib
 
     if cache_dir is None:
         return None
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        probe = cache_dir / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        print(f"note: cannot write the image cache in {cache_dir} ({err.strerror}); decoding "
+              f"into RAM instead (choose a folder with --cache-dir)")
+        return None
     folder = Path(source).expanduser().resolve()
     tag = hashlib.sha256(str(folder).encode()).hexdigest()[:8]
-    count = config.n_samples or "all"
-    name = (f"{folder.name}-{tag}-{config.image_size}px-{config.channels}ch-{count}"
-            f"-seed{config.seed}.u8cache")
-    return cache_dir / name
+    sampled = 0 < config.n_samples < n_found
+    sample = f"{config.n_samples}-seed{config.seed}" if sampled else "all"
+    return cache_dir / (f"{folder.name}-{tag}-{config.image_size}px-{config.channels}ch-"
+                        f"{sample}.u8cache")
 
 
 def load_data(config, data_arg: str | None, cache_dir: Path | None = None):
@@ -199,7 +213,7 @@ def load_data(config, data_arg: str | None, cache_dir: Path | None = None):
     if source == "demo":
         n = config.n_samples or N_SAMPLES
         return draw_faces(n, config.image_size, config.channels, seed=config.seed), "demo"
-    find_images(source)  # a missing folder fails here, before any progress bar is drawn
+    n_found = len(find_images(source)[0])  # a missing folder fails here, before any bar
     bars = []
 
     def progress(done: int, total: int) -> None:
@@ -212,7 +226,7 @@ def load_data(config, data_arg: str | None, cache_dir: Path | None = None):
         try:
             image_set = load_images(
                 source, config.n_samples, config.image_size, config.channels,
-                seed=config.seed, cache_path=cache_path(config, source, cache_dir),
+                seed=config.seed, cache_path=cache_path(config, source, n_found, cache_dir),
                 progress=progress,
             )
         finally:

@@ -58,3 +58,17 @@ def test_conv2d_matches_keras_in_outputs_and_all_gradients(dtype):
 def test_larger_output_maps_keep_the_keras_gradient():
     layer = Conv2D(8, 4, strides=2, padding="same", dtype="mixed_bfloat16")
     assert not layer._fast_kernel_gradient(tf.zeros((1, 32, 32, 3)))
+
+
+def test_conv2d_round_trips_through_a_keras_file(tmp_path):
+    inputs = keras.Input((8, 8, 3))
+    outputs = Conv2D(4, 4, strides=2, padding="same", dtype="mixed_bfloat16", name="c")(inputs)
+    model = keras.Model(inputs, outputs)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert type(loaded.get_layer("c")) is Conv2D
+    assert loaded.get_layer("c").dtype_policy.name == "mixed_bfloat16"
+    x = tf.random.stateless_normal((2, 8, 8, 3), seed=(1, 1))
+    np.testing.assert_array_equal(
+        tf.cast(loaded(x), "float32"), tf.cast(model(x), "float32")
+    )

@@ -474,6 +474,15 @@ def test_an_epoch_over_a_memmap_does_not_keep_its_pages_resident(
         assert resident >= 0.9 * images.nbytes / 1024
 
 
+def test_copy_on_write_memmaps_keep_their_pages(tmp_path):
+    path = tmp_path / "m.u8"
+    np.memmap(path, dtype=np.uint8, mode="w+", shape=(4, 2)).flush()
+    private = np.memmap(path, dtype=np.uint8, mode="c", shape=(4, 2))
+    assert data._PageRelease(private).map is None  # DONTNEED would drop in-memory edits
+    shared = np.memmap(path, dtype=np.uint8, mode="r", shape=(4, 2))
+    assert data._PageRelease(shared).map is not None
+
+
 def test_too_few_images_for_one_iteration_is_a_clear_error():
     with pytest.raises(ConfigError, match="at least 10 images"):
         make_dataset(id_images(9), batch_size=5, n_critic=2)

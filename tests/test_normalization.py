@@ -84,3 +84,16 @@ def test_fused_batch_norm_round_trips_through_a_keras_file(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     assert type(loaded.get_layer("bn")) is FusedBatchNormalization
     assert loaded.get_layer("bn").momentum == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("policy", ["bfloat16", "float64"])
+def test_policies_with_non_float32_statistics_fall_back_to_keras(policy):
+    x = tf.random.stateless_normal((4, 3, 3, 2), seed=(7, 8))
+    plain, fused = keras.layers.BatchNormalization(dtype=policy), FusedBatchNormalization(
+        dtype=policy
+    )
+    got, expected = fused(x, training=True), plain(x, training=True)
+    assert got.dtype == expected.dtype
+    np.testing.assert_allclose(
+        tf.cast(got, "float32"), tf.cast(expected, "float32"), rtol=2e-2, atol=2e-2
+    )

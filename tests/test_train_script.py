@@ -101,17 +101,38 @@ def tiny_run(tmp_path_factory):
 
 def test_folder_images_are_decoded_once_into_a_memory_mapped_cache(tiny_run):
     run_dir, first = tiny_run
-    caches = list((run_dir.parent / "cache").glob("*.u8cache"))
-    assert len(caches) == 1 and caches[0].stat().st_size == 32 * 16 * 16 * 3
-    assert "memory-mapped from" in first.stdout
-    written = caches[0].stat().st_mtime_ns
-    again = run_train(
-        "--data", run_dir.parent / "data", "--n-samples", 32, "--epochs", 1, *TINY,
-        "--cache-dir", run_dir.parent / "cache", "--run-dir", run_dir.parent / "again",
-    )
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert caches[0].stat().st_mtime_ns == written  # reused, not rebuilt
-    assert str(caches[0]) in again.stdout
+    base = run_dir.parent
+    (sampled,) = (base / "cache").glob("*.u8cache")
+    assert sampled.name.endswith("-16px-3ch-32-seed0.u8cache")  # 32 of 40 files, by seed 0
+    assert sampled.stat().st_size == 32 * 16 * 16 * 3
+    assert f"memory-mapped from {sampled}" in first.stdout
+
+    def run(seed, name):
+        done = run_train(
+            "--data", base / "data", "--n-samples", 0, "--epochs", 1, *TINY, "--seed", seed,
+            "--cache-dir", base / "cache", "--run-dir", base / name,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done
+
+    run(1, "all-files")
+    (whole,) = (base / "cache").glob("*-all.u8cache")  # every file: no seed in the name
+    written = whole.stat().st_mtime_ns
+    again = run(2, "other-seed")
+    assert whole.stat().st_mtime_ns == written  # another seed reuses it, nothing is decoded
+    assert f"memory-mapped from {whole}" in again.stdout
+
+
+def test_an_unwritable_cache_folder_means_decoding_into_ram_with_a_note(tmp_path):
+    data = make_folder(tmp_path / "data", 16)
+    (tmp_path / "file").write_text("not a folder")
+    result = run_train(
+        "--data", data, "--n-samples", 16, "--epochs", 1, *TINY,
+        "--cache-dir", tmp_path / "file" / "cache", "--run-dir", tmp_path / "run",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "cannot write the image cache" in result.stdout
+    assert "memory-mapped" not in result.stdout
 
 
 def test_tiny_run_writes_config_with_hyperparameters_versions_and_data(tiny_run):

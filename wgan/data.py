@@ -414,19 +414,22 @@ class _PageRelease:
     """
 
     def __init__(self, images: np.ndarray):
-        self.map = getattr(images, "_mmap", None) if isinstance(images, np.memmap) else None
+        shared = isinstance(images, np.memmap) and images.mode != "c"  # "c": private pages
+        self.map = getattr(images, "_mmap", None) if shared else None
         if not hasattr(mmap, "MADV_DONTNEED"):  # not Linux / macOS: nothing to do
             self.map = None
         self.unreleased = 0
 
     def read(self, nbytes: int) -> None:
-        if self.map is None:
+        """Count bytes read; called from tf.data's parallel map threads (races only delay)."""
+        mapping = self.map
+        if mapping is None:
             return
         self.unreleased += nbytes
         if self.unreleased >= _RELEASE_EVERY:
             self.unreleased = 0
             try:
-                self.map.madvise(mmap.MADV_DONTNEED)
+                mapping.madvise(mmap.MADV_DONTNEED)
             except (OSError, ValueError):  # a closed map or a kernel that refuses: keep going
                 self.map = None
 

@@ -19,12 +19,14 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     """``keras.layers.BatchNormalization`` on 4-D channels-last input, run by the fused op.
 
     Anything the fused op does not cover (masks, other ranks or axes, renorm, synchronised
-    statistics) falls back to the Keras implementation.
+    statistics, non-float32 variables) falls back to the Keras implementation.
     """
 
     def _fusable(self, inputs, mask) -> bool:
         return (
             mask is None
+            and self.variable_dtype == "float32"  # the op keeps its statistics in float32
+            and inputs.dtype in (tf.float32, tf.bfloat16, tf.float16)
             and len(inputs.shape) == 4
             and self.axis in (-1, 3)
             and not self.renorm
