@@ -11,7 +11,9 @@ change hits them all alike; each figure is the median over the rounds after the 
   Keras float32 and mixed_bfloat16 policies;
 - reference: the common tutorial loop (benchmarks/reference.py) doing the same work in float32;
 - peak_float32, peak_bf16: the fastest of two large Conv2D forwards, the ceiling for the above.
-GFLOP per iteration are counted from the layers (benchmarks/flops.py). Then the data pipeline
+GFLOP per iteration are counted from the layers (benchmarks/flops.py). Then each convolution of
+an iteration is timed alone and the times summed (benchmarks/kernels.py): the most a step could
+do with these kernels, against which the step's own time is set. Then the data pipeline
 (benchmarks/pipeline.py, in a child process so its memory figure is its own) is set against
 what the fastest step consumes. The last line is JSON with every figure, keyed by variant.
 """
@@ -215,6 +217,31 @@ def print_table(figures: dict[str, dict], size: int) -> None:
             print(f"  {name:<13}{'':18}{f['gflops']:9.0f}   (Conv2D forward, {f['conv']})")
 
 
+def add_kernel_ceiling(args: argparse.Namespace, size: int, figures: dict[str, dict]) -> None:
+    """What the convolutions alone allow (benchmarks/kernels.py), next to what the step does."""
+    from benchmarks.kernels import iteration_ceiling
+    from wgan.config import PRECISIONS
+    from wgan.models import build_critic, build_generator
+
+    for precision in args.precisions:
+        policy = PRECISIONS[precision]
+        ceiling = iteration_ceiling(
+            build_critic(size, 3, filters=args.filters, dtype=policy),
+            build_generator(size, 3, filters=args.filters, dtype=policy),
+            args.batch_size,
+            args.n_critic,
+        )
+        figure = figures[precision]
+        figure["kernel_ceiling_it_per_s"] = 1.0 / ceiling["seconds"]
+        figure["pct_of_kernel_ceiling"] = 100.0 * figure["it_per_s"] * ceiling["seconds"]
+        print(f"  {precision}: the convolutions alone, timed one by one, allow "
+              f"{figure['kernel_ceiling_it_per_s']:.3f} it/s "
+              f"({figure['gflop_per_it'] * figure['kernel_ceiling_it_per_s']:.0f} GFLOP/s; critic "
+              f"{ceiling['critic']:.2f} s + generator {ceiling['generator']:.2f} s); the step "
+              f"reaches {figure['pct_of_kernel_ceiling']:.0f} % of that (over 100 %: it runs "
+              f"independent ops side by side, which the sum cannot)")
+
+
 def run_pipeline(args: argparse.Namespace, size: int, consumed: float) -> dict:
     """benchmarks/pipeline.py in a child process; its JSON plus the ratio to consumption."""
     command = [
@@ -276,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=2, help="untimed rounds first")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds")
     parser.add_argument("--no-reference", action="store_true", help="skip the tutorial loop")
+    parser.add_argument("--no-ceiling", action="store_true",
+                        help="skip timing each convolution alone (benchmarks/kernels.py)")
     parser.add_argument(
         "--pipeline-images",
         type=int,
@@ -307,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
         time_variants(variants, args.warmup, args.rounds, say)
         figures = summarise(variants)
         print_table(figures, size)
+        if not args.no_ceiling:
+            say(f"{size}x{size}: timing each convolution alone")
+            add_kernel_ceiling(args, size, figures)
         if args.pipeline_images:
             consumed = (
                 max(f["it_per_s"] for n, f in figures.items() if n in args.precisions)
