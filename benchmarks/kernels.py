@@ -17,6 +17,7 @@ from collections.abc import Callable
 import keras
 import tensorflow as tf
 
+from benchmarks.flops import compute_layers, pass_counts
 from wgan.convolution import Conv2D, kernel_gradient
 
 
@@ -62,28 +63,15 @@ def conv_times(layer: keras.layers.Conv2D, batch: int, repeats: int = 5) -> dict
 def iteration_ceiling(
     critic: keras.Model, generator: keras.Model, batch: int, n_critic: int
 ) -> dict[str, float]:
-    """Seconds of convolution kernels in one generator iteration, timed alone and summed.
-
-    Counts per iteration (as in flops.py): critic layers run forward 2n+1 times (real, fake,
-    generator update), take 2n kernel gradients and 2n+1 input gradients (the first layer only
-    the generator update's); generator layers run forward n+1 times and take one kernel and one
-    input gradient each.
-    """
-    total = {"critic": 0.0, "generator": 0.0}
-    critic_convs = [x for x in critic.layers if isinstance(x, keras.layers.Conv2D)]
-    for i, layer in enumerate(critic_convs):
-        t = conv_times(layer, batch)
-        input_grads = 2 * n_critic + 1 if i > 0 else 1
-        total["critic"] += (
-            (2 * n_critic + 1) * t["forward"]
-            + 2 * n_critic * t["kernel_grad"]
-            + input_grads * t["input_grad"]
-        )
-    for layer in generator.layers:
-        if isinstance(layer, keras.layers.Conv2D):
-            t = conv_times(layer, batch)
-            total["generator"] += (n_critic + 1) * t["forward"] + t["kernel_grad"] + t[
-                "input_grad"
-            ]
+    """Seconds of convolution kernels in one generator iteration, timed alone and summed with
+    the pass counts that flops.py counts FLOPs with."""
+    total = {}
+    for network, model in (("critic", critic), ("generator", generator)):
+        total[network] = 0.0
+        for i, layer in enumerate(compute_layers(model)):
+            if isinstance(layer, keras.layers.Conv2D):
+                times = conv_times(layer, batch)
+                counts = pass_counts(network, n_critic, i == 0)
+                total[network] += sum(counts[name] * times[name] for name in counts)
     total["seconds"] = total["critic"] + total["generator"]
     return total

@@ -125,6 +125,14 @@ def resolve_config(args: argparse.Namespace):
     return TrainConfig(**{**defaults, **given}).validate()
 
 
+def make_writable_folder(folder: Path) -> None:
+    """Create folder if needed and prove a file can be written there; OSError if not."""
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / f".write-test-{os.getpid()}"
+    probe.write_text("")
+    probe.unlink()
+
+
 def prepare_run_dir(args: argparse.Namespace) -> tuple[Path, bool]:
     """Make (or check) the run folder; never reuse a folder that holds another run.
 
@@ -145,10 +153,7 @@ def prepare_run_dir(args: argparse.Namespace) -> tuple[Path, bool]:
         )
     created = not run_dir.exists()
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / ".write-test"
-        probe.write_text("")
-        probe.unlink()
+        make_writable_folder(run_dir)
     except OSError as err:
         raise ConfigError(
             f"--run-dir {run_dir} is not writable ({err.strerror}); choose another folder"
@@ -177,10 +182,7 @@ def cache_path(config, source: str, n_found: int, cache_dir: Path | None) -> Pat
     if cache_dir is None:
         return None
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        probe = cache_dir / f".write-test-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
+        make_writable_folder(cache_dir)
     except OSError as err:
         print(f"note: cannot write the image cache in {cache_dir} ({err.strerror}); decoding "
               f"into RAM instead (choose a folder with --cache-dir)")
