@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-from _common import import_wgan, skip_failing_remapper  # noqa: E402
+from _common import import_wgan, run_cli, skip_failing_remapper  # noqa: E402
 
 EVAL_SEED = 1234  # one evaluator (real subset and noise) for every run
 
@@ -56,13 +56,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--latent-dist", default="normal", choices=["uniform", "normal"])
     args = parser.parse_args(argv)
-
     import_wgan()
+    return run_cli("bf16_quality.py", compare, args)
+
+
+def compare(args: argparse.Namespace) -> int:
+    """Train every seed in both precisions and print the SWDs (bad settings: ConfigError)."""
     skip_failing_remapper()
     from wgan.config import TrainConfig
     from wgan.demo_faces import draw_faces
     from wgan.evaluation import SWDEvaluator
 
+    TrainConfig(image_size=args.image_size, filters=args.filters, lr=args.lr,
+                latent_distribution=args.latent_dist).validate()  # bad settings fail first
     images = draw_faces(args.images, args.image_size, 3, seed=0)
     print(f"{len(args.seeds)} seeds x {{float32, bf16}}, {args.iterations} iterations each, "
           f"{args.image_size}x{args.image_size} demo faces, filters {args.filters}, "
