@@ -29,11 +29,11 @@ EVAL_SEED = 1234  # one evaluator (real subset and noise) for every run
 def train_once(config, images, iterations: int, evaluator) -> dict:
     import keras
 
+    from wgan.build import build_gan
     from wgan.data import make_dataset
-    from wgan.trainer import build_wgan
 
     keras.utils.set_random_seed(config.seed)  # same initial weights for both precisions
-    model = build_wgan(config)
+    model = build_gan(config)
     dataset = make_dataset(images, config.batch_size, config.n_critic, config.seed, repeat=True)
     start = time.perf_counter()
     history = model.fit(dataset, epochs=1, steps_per_epoch=iterations, verbose=0).history

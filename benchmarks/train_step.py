@@ -59,9 +59,9 @@ def project_step(config, steps_per_execution: int) -> Callable[[], None]:
     import numpy as np
     import tensorflow as tf
 
-    from wgan.trainer import build_wgan
+    from wgan.build import build_gan
 
-    model = build_wgan(config, steps_per_execution=steps_per_execution)
+    model = build_gan(config, steps_per_execution=steps_per_execution)
     shape = (config.batch_size, config.n_critic, config.image_size, config.image_size, 3)
     batch = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())

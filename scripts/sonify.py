@@ -21,6 +21,7 @@ from _common import Parser, quiet_stderr
 # Sonifying needs no TensorFlow, but `import wgan` may load it: keep its start-up chatter quiet.
 with quiet_stderr():
     from wgan.errors import WganError
+    from wgan.run_folder import RunFolder, epoch_name
     from wgan.sonification import (
         Mapping,
         Narrator,
@@ -29,6 +30,7 @@ with quiet_stderr():
         epoch_folders,
         export,
         ffmpeg_available,
+        heard_series,
         images_audio,
         load_image,
         losses_audio,
@@ -157,15 +159,16 @@ def _sample_number(path: Path) -> int:
 
 
 def sonify_run(run: Path, args: argparse.Namespace, write: Writer) -> None:
+    folder = RunFolder(run)
     epochs = epoch_folders(run)
     chosen = parse_epochs(args.epochs, list(epochs))
     try:
-        metrics = read_metrics(run / "metrics.csv")
+        metrics = read_metrics(folder.metrics, heard_series(run))
     except WganError as err:
         warn(f"{err}; no loss facts and no losses.wav")
         metrics = None
     narrator = make_narrator(args)
-    out = args.out or run / "audio"
+    out = args.out or folder.audio
     legend = not args.no_legend
 
     for epoch in chosen:
@@ -178,7 +181,7 @@ def sonify_run(run: Path, args: argparse.Namespace, write: Writer) -> None:
         intros = [f"Sample {_sample_number(p)}, {brightness_words(img)}." for p, img in loaded]
         images = [img for _, img in loaded]
         audio = images_audio(images, intros, args.mapping, narrator, header, legend)
-        write(audio, out / f"epoch_{epoch:04d}")
+        write(audio, out / epoch_name(epoch))
 
     followed = [
         (epoch, files[args.sample])

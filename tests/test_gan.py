@@ -1,24 +1,34 @@
+"""The GAN core: one train_step that runs whatever parts it is given."""
+
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import wgan  # noqa: F401
+from wgan.augment import DiffAugment
+from wgan.ema import EMA
 from wgan.errors import ConfigError
-from wgan.gan import WARMUP_CRITIC_UPDATES, WGAN
+from wgan.gan import GAN
+from wgan.losses import Hinge, NonSaturating
 from wgan.models import build_critic, build_generator
+from wgan.penalties import GradientPenalty, Penalty, WeightClip
+from wgan.priors import Normal
+from wgan.schedules import Fixed, LossMargin, Warmup
 
 SIZE, LATENT, BATCH = 16, 8, 4
 
 
-def make_wgan(n_critic=3, **kwargs):
-    critic = build_critic(SIZE, 3, filters=8)
+def make_gan(n_critic=3, norm="batch", **parts):
+    critic = build_critic(SIZE, 3, filters=8, norm=norm)
     generator = build_generator(SIZE, 3, latent_dim=LATENT, filters=8)
-    model = WGAN(critic, generator, latent_dim=LATENT, n_critic=n_critic, seed=1, **kwargs)
+    parts.setdefault("schedule", Fixed(n_critic))
+    model = GAN(critic, generator, seed=1, **parts)
     model.compile()
     return model
 
@@ -28,38 +38,55 @@ def real_groups(steps, n_critic, seed=0):
     return rng.integers(0, 256, (steps * BATCH, n_critic, SIZE, SIZE, 3), dtype=np.uint8)
 
 
-def snapshot(model):
-    return [w.numpy().copy() for w in model.weights]
+def values(weights):
+    return [w.numpy().copy() for w in weights]
+
+
+def test_with_no_parts_given_it_is_the_wgan_papers_recipe():
+    model = make_gan(schedule=None)
+    assert type(model.penalty) is WeightClip and model.penalty.clip_value == 0.01
+    assert model.schedule.n_critic == 5 and model.prior.name == "uniform"
+    assert model.adversarial_loss.name == "wasserstein"
+    assert isinstance(model.critic_optimizer, keras.optimizers.RMSprop)
 
 
 def test_one_step_makes_n_critic_critic_updates_per_generator_update():
-    model = make_wgan(n_critic=3)
+    model = make_gan(n_critic=3)
     data = tf.data.Dataset.from_tensor_slices(real_groups(2, 3)).batch(BATCH)
     model.fit(data, epochs=1, verbose=0, shuffle=False)
     assert int(model.generator_optimizer.iterations.numpy()) == 2
     assert int(model.critic_optimizer.iterations.numpy()) == 6
+    assert int(model.train_iterations.numpy()) == 2
 
 
-def test_train_step_returns_the_five_metrics_and_they_agree():
-    model = make_wgan(n_critic=2)
-    logs = model.train_step(tf.constant(real_groups(1, 2)))
-    assert set(logs) == {
-        "critic_loss",
-        "critic_real",
-        "critic_fake",
-        "generator_loss",
-        "wasserstein_estimate",
-    }
-    values = {k: float(v) for k, v in logs.items()}
-    assert all(np.isfinite(v) for v in values.values())
-    assert values["wasserstein_estimate"] == pytest.approx(-values["critic_loss"], abs=1e-7)
-    assert values["wasserstein_estimate"] == pytest.approx(
-        values["critic_real"] - values["critic_fake"], abs=1e-7
+def test_wasserstein_step_reports_the_core_metrics_and_its_estimate_and_they_agree():
+    model = make_gan(n_critic=2)
+    logs = {k: float(v) for k, v in model.train_step(tf.constant(real_groups(1, 2))).items()}
+    assert list(logs) == [
+        "critic_loss", "critic_real", "critic_fake", "generator_loss", "wasserstein_estimate"
+    ]  # fmt: skip
+    assert all(np.isfinite(v) for v in logs.values())
+    assert logs["wasserstein_estimate"] == pytest.approx(-logs["critic_loss"], abs=1e-7)
+    assert logs["wasserstein_estimate"] == pytest.approx(
+        logs["critic_real"] - logs["critic_fake"], abs=1e-7
     )
 
 
+def test_metric_names_come_from_the_parts():
+    gp = make_gan(norm="none", loss=NonSaturating(), penalty=GradientPenalty(), schedule=None)
+    assert gp.metric_names == (
+        "critic_loss", "critic_real", "critic_fake", "generator_loss", "gradient_penalty"
+    )  # fmt: skip
+    margin = make_gan(loss=Hinge(), penalty=Penalty(), schedule=LossMargin(1.0))
+    assert margin.metric_names[-2:] == ("critic_updated", "generator_updated")
+    logs = margin.train_step(tf.constant(real_groups(1, 1)))
+    assert set(logs) == set(margin.metric_names)
+    assert margin.headline_metrics[:2] == ("critic_loss", "generator_loss")
+    assert margin.metric_labels["critic_updated"].startswith("share of iterations")
+
+
 def test_plain_image_batches_also_train_with_n_critic_updates():
-    model = make_wgan(n_critic=3)
+    model = make_gan(n_critic=3)
     images = np.random.default_rng(0).integers(0, 256, (8, SIZE, SIZE, 3), dtype=np.uint8)
     model.fit(images, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
     assert int(model.generator_optimizer.iterations.numpy()) == 2
@@ -67,15 +94,15 @@ def test_plain_image_batches_also_train_with_n_critic_updates():
 
 
 def test_each_critic_update_gets_its_own_fresh_real_batch():
-    model = make_wgan(n_critic=4)
+    model = make_gan(n_critic=4)
     seen = []
-    original = model._critic_update
+    original = model.critic_update
 
     def spy(real):
         seen.append(float(tf.reduce_mean(real)))
         return original(real)
 
-    model._critic_update = spy
+    model.critic_update = spy
     groups = np.zeros((BATCH, 4, SIZE, SIZE, 3), np.uint8)
     for k in range(4):
         groups[:, k] = 40 * (k + 1)  # group k is one flat grey level
@@ -83,22 +110,24 @@ def test_each_critic_update_gets_its_own_fresh_real_batch():
     assert seen == pytest.approx([40 * (k + 1) / 127.5 - 1 for k in range(4)], abs=1e-5)
 
 
-def test_critic_weights_stay_within_the_clip_range_after_updates():
-    model = make_wgan(n_critic=2)
+def test_weight_clipping_keeps_every_critic_parameter_in_range_from_the_start():
+    model = make_gan(n_critic=2)
+    for w in model.critic.trainable_weights:  # clipped once before the first update
+        assert np.abs(w.numpy()).max() <= 0.01 + 1e-7
     data = tf.data.Dataset.from_tensor_slices(real_groups(5, 2)).batch(BATCH)
-    before = [w.numpy().copy() for w in model.critic.trainable_weights]
+    before = values(model.critic.trainable_weights)
     model.fit(data, epochs=2, verbose=0, shuffle=False)
-    after = [w.numpy() for w in model.critic.trainable_weights]
+    after = values(model.critic.trainable_weights)
     assert any(not np.array_equal(a, b) for a, b in zip(before, after, strict=True))
     for w in after:
         assert np.abs(w).max() <= 0.01 + 1e-7
 
 
 def test_generator_update_leaves_every_critic_weight_untouched():
-    model = make_wgan()
-    critic_before = [w.numpy().copy() for w in model.critic.weights]  # incl. BatchNorm stats
-    generator_before = [w.numpy().copy() for w in model.generator.trainable_weights]
-    tf.function(model._generator_update)(tf.constant(BATCH))
+    model = make_gan()
+    critic_before = values(model.critic.weights)  # incl. BatchNorm statistics
+    generator_before = values(model.generator.trainable_weights)
+    tf.function(model.generator_update)(tf.constant(BATCH))
     for before, w in zip(critic_before, model.critic.weights, strict=True):
         np.testing.assert_array_equal(before, w.numpy(), err_msg=w.path)
     changed = [
@@ -110,27 +139,82 @@ def test_generator_update_leaves_every_critic_weight_untouched():
 
 
 def test_warmup_schedule_runs_100_critic_updates_on_the_first_iteration():
-    model = make_wgan(n_critic=2, warmup=True)
+    model = make_gan(schedule=Warmup(2))
     data = tf.data.Dataset.from_tensor_slices(real_groups(1, 2)).batch(BATCH)
     model.fit(data, epochs=1, verbose=0, shuffle=False)
-    assert int(model.critic_optimizer.iterations.numpy()) == WARMUP_CRITIC_UPDATES
+    assert int(model.critic_optimizer.iterations.numpy()) == Warmup.updates
 
 
-def test_latent_vectors_follow_the_chosen_distribution():
-    uniform = np.asarray(make_wgan().sample_latent(2000))
+def test_latent_vectors_follow_the_chosen_prior():
+    uniform = np.asarray(make_gan().sample_latent(2000))
     assert uniform.min() >= 0.0 and uniform.max() <= 1.0
     assert uniform.mean() == pytest.approx(0.5, abs=0.02)
-    normal = np.asarray(make_wgan(latent_distribution="normal").sample_latent(2000))
+    normal = np.asarray(make_gan(prior=Normal()).sample_latent(2000))
     assert normal.min() < 0 and normal.std() == pytest.approx(1.0, abs=0.05)
 
 
-def test_invalid_settings_are_rejected():
-    critic = build_critic(SIZE, 3, filters=8)
+def test_a_penalty_that_needs_per_sample_gradients_refuses_batch_norm_in_the_critic():
+    with pytest.raises(ConfigError, match="--penalty gp.*BatchNormalization"):
+        make_gan(norm="batch", penalty=GradientPenalty())
+    critic = keras.Sequential([keras.Input((SIZE, SIZE, 3)), keras.layers.LayerNormalization(),
+                               keras.layers.Flatten(), keras.layers.Dense(1)])  # fmt: skip
     generator = build_generator(SIZE, 3, latent_dim=LATENT, filters=8)
-    with pytest.raises(ConfigError, match="n_critic"):
-        WGAN(critic, generator, latent_dim=LATENT, n_critic=0)
-    with pytest.raises(ConfigError, match="latent distribution"):
-        WGAN(critic, generator, latent_dim=LATENT, latent_distribution="cauchy")
+    with pytest.raises(ConfigError, match="LayerNormalization"):
+        GAN(critic, generator, penalty=GradientPenalty())  # Keras' own: biased 2nd derivatives
+
+
+def test_gradient_penalty_critic_trains_with_finite_values_and_reports_the_penalty():
+    model = make_gan(n_critic=2, norm="layer", penalty=GradientPenalty(10.0))
+    data = tf.data.Dataset.from_tensor_slices(real_groups(3, 2)).batch(BATCH)
+    history = model.fit(data, epochs=1, verbose=0, shuffle=False).history
+    assert history["gradient_penalty"][0] > 0
+    assert all(np.isfinite(v[0]) for v in history.values())
+
+
+def test_ema_samples_come_from_the_averaged_copy_which_follows_the_generator():
+    model = make_gan(n_critic=1, ema=EMA(0.5))
+    assert model.sampler is model.ema.average and model.sampler is not model.generator
+    start = values(model.sampler.weights)
+    model.train_step(tf.constant(real_groups(1, 1)))
+    moved = values(model.sampler.weights)
+    assert any(not np.array_equal(a, b) for a, b in zip(start, moved, strict=True))
+    assert "ema_generator" in model.checkpoint_items()
+
+
+def test_diffaugment_sees_real_and_fake_batches_with_independent_draws_in_both_updates():
+    draws = []
+
+    class Spy(DiffAugment):
+        def __call__(self, images):
+            out = super().__call__(images)
+            draws.append(self.seed_generator.state.numpy().copy())
+            return out
+
+    model = make_gan(n_critic=1, augment=Spy("translation,cutout"))
+    model.critic_update(tf.constant(real_groups(1, 1)[:, 0], "float32") / 127.5 - 1)
+    assert len(draws) == 2  # the real batch and the fake batch, each its own draw
+    model.generator_update(BATCH)
+    assert len(draws) == 3  # the generator's fakes too
+    assert len({tuple(d) for d in draws}) == 3
+
+
+def test_gradients_reach_the_generator_through_diffaugment():
+    model = make_gan(n_critic=1, augment=DiffAugment("color,translation,cutout"))
+    with tf.GradientTape() as tape:
+        fake = model.generator(model.sample_latent(BATCH), training=True)
+        score = tf.reduce_mean(model.critic(model.augment(fake), training=True))
+    grads = tape.gradient(score, model.generator.trainable_variables)
+    assert all(g is not None and np.isfinite(g.numpy()).all() for g in grads)
+    assert any(np.abs(g.numpy()).max() > 0 for g in grads)
+
+
+def test_the_composite_round_trips_through_its_config():
+    model = make_gan(norm="layer", loss=Hinge(), penalty=GradientPenalty(5.0), schedule=Fixed(2),
+                     prior=Normal(), ema=EMA(0.99), augment=DiffAugment("color"))  # fmt: skip
+    clone = GAN.from_config(model.get_config())
+    assert clone.penalty.weight == 5.0 and clone.schedule.n_critic == 2
+    assert clone.ema.decay == 0.99 and clone.augment.policy == ("color",)
+    assert clone.metric_names == model.metric_names
 
 
 MIRRORED = textwrap.dedent(
@@ -142,12 +226,14 @@ MIRRORED = textwrap.dedent(
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from wgan.build import build_gan
     from wgan.config import TrainConfig
-    from wgan.trainer import build_wgan
+    from wgan.errors import ConfigError
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    config = TrainConfig(image_size=16, filters=8, latent_dim=8, n_critic=2, batch_size=8)
+    tiny = dict(image_size=16, filters=8, latent_dim=8, n_critic=2, batch_size=8)
+    config = TrainConfig(**tiny, ema=0.9, augment="translation")
     with strategy.scope():
-        model = build_wgan(config)
+        model = build_gan(config)
     x = np.random.default_rng(0).integers(0, 256, (24, 2, 16, 16, 3), dtype=np.uint8)
     data = tf.data.Dataset.from_tensor_slices(x).batch(8)
     history = model.fit(data, epochs=2, verbose=0, shuffle=False)
@@ -155,14 +241,23 @@ MIRRORED = textwrap.dedent(
     assert all(np.isfinite(v).all() for v in history.history.values())
     assert int(model.generator_optimizer.iterations.numpy()) == 6
     assert int(model.critic_optimizer.iterations.numpy()) == 12
+    assert int(model.train_iterations.numpy()) == 6
     largest = max(float(np.abs(w.numpy()).max()) for w in model.critic.trainable_weights)
     assert largest <= 0.01 + 1e-7
+    for schedule in ("warmup", "margin"):
+        try:
+            with strategy.scope():
+                build_gan(TrainConfig(**tiny, schedule=schedule))
+        except ConfigError as err:
+            assert f"--schedule {schedule}" in str(err) and "\\n" not in str(err), err
+        else:
+            raise AssertionError(f"{schedule} ran on 2 replicas")
     print("OK")
     """
 )
 
 
-def test_training_runs_unchanged_under_mirrored_strategy_on_two_cpu_devices():
+def test_training_runs_under_mirrored_strategy_and_conditional_schedules_refuse_it():
     root = Path(__file__).resolve().parents[1]
     result = subprocess.run(
         [sys.executable, "-c", MIRRORED, str(root)], capture_output=True, text=True, timeout=300

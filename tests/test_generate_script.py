@@ -162,3 +162,53 @@ def test_command_line_error_has_no_traceback(run_dir):
         "2, 3, 4 (train.py keeps every --keep-every epochs, the evaluation epochs, and the last "
         "two)"
     ]
+
+
+def test_an_ema_run_samples_the_averaged_generator_it_exported(generate, tmp_path):
+    import keras
+
+    from wgan.generate import latent_noise, load_generator
+
+    run_dir = tmp_path / "ema"
+    run_dir.mkdir()
+    config = TrainConfig(
+        image_size=16, filters=8, latent_dim=8, batch_size=4, n_critic=2, epochs=2,
+        grid_samples=4, eval_every=0, keep_every=1, seed=0, ema=0.5,
+    ).validate()  # fmt: skip
+    write_json(run_dir / "config.json", config.to_dict())
+    images = np.random.default_rng(0).integers(0, 256, (32, 16, 16, 3), dtype=np.uint8)
+    model = train(config, images, run_dir)
+    exported = keras.saving.load_model(run_dir / "generator.keras")
+    noise = latent_noise(3, 8, "uniform", 0)
+    averaged = model.ema.average(noise, training=False).numpy()
+    np.testing.assert_allclose(exported(noise, training=False), averaged, rtol=1e-6)
+    for checkpoint in ("last", "2"):  # a checkpoint and a kept .weights.h5
+        loaded = load_generator(run_dir, checkpoint)
+        np.testing.assert_allclose(loaded.model(noise, training=False), averaged, rtol=1e-6)
+    raw = model.generator(noise, training=False).numpy()
+    assert np.abs(raw - averaged).max() > 1e-4  # so the checks above could fail
+
+
+def test_a_run_folder_from_before_the_presets_still_generates(generate, tmp_path):
+    import tensorflow as tf
+
+    from wgan.models import build_generator
+
+    run_dir = tmp_path / "old"
+    checkpoints = run_dir / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    old_config = {  # as train.py wrote it before presets: no run_format, a warmup flag
+        "n_samples": 32, "epochs": 1, "batch_size": 4, "image_size": 16, "channels": 3,
+        "latent_dim": 8, "latent_distribution": "uniform", "lr": 5e-5, "clip": 0.01,
+        "n_critic": 2, "warmup": False, "filters": 8, "seed": 0, "precision": "float32",
+    }  # fmt: skip
+    write_json(run_dir / "config.json", old_config)
+    generator = build_generator(16, 3, latent_dim=8, filters=8)
+    manager = tf.train.CheckpointManager(
+        tf.train.Checkpoint(generator=generator, epoch=tf.Variable(1, dtype=tf.int64)),
+        checkpoints, max_to_keep=2, checkpoint_name="last",
+    )  # fmt: skip
+    manager.save(checkpoint_number=1)
+    code, err = call(generate, run_dir, "--num", 2, "--seed", 0, "--out", tmp_path / "out")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir())[:1] == ["grid.png"]

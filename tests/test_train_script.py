@@ -12,6 +12,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 import wgan  # noqa: F401
@@ -208,23 +209,16 @@ def wait_for_rows(metrics: Path, rows: int, process, timeout=180):
     raise AssertionError("training did not reach the expected epoch in time")
 
 
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
-def test_resume_after_the_process_is_killed_keeps_every_epoch_exactly_once(tmp_path, how):
+@pytest.mark.parametrize(
+    "how,preset", [(signal.SIGKILL, "wgan"), (signal.SIGINT, "wgan"), (signal.SIGKILL, "wgan-gp")]
+)
+def test_resume_after_the_process_is_killed_keeps_every_epoch_exactly_once(tmp_path, how, preset):
     data = make_folder(tmp_path / "data", 48)
     run_dir = tmp_path / "run"
     process = start_train(
-        "--data",
-        data,
-        "--n-samples",
-        48,
-        "--epochs",
-        400,
-        *TINY,
-        "--sample-every",
-        1,
-        "--run-dir",
-        run_dir,
-    )
+        "--preset", preset, "--data", data, "--n-samples", 48, "--epochs", 400, *TINY,
+        "--sample-every", 1, "--run-dir", run_dir,
+    )  # fmt: skip
     wait_for_rows(run_dir / "metrics.csv", 3, process)
     process.send_signal(how)
     _, err = process.communicate(timeout=60)
@@ -243,19 +237,22 @@ def test_resume_after_the_process_is_killed_keeps_every_epoch_exactly_once(tmp_p
     assert json.loads((run_dir / "config.json").read_text())["epochs"] == final
 
 
-def test_resume_restores_weights_optimizer_state_and_noise(tmp_path):
+@pytest.mark.parametrize("preset", ["wgan", "wgan-gp"])
+def test_resume_restores_weights_optimizer_state_and_noise(tmp_path, preset):
+    from wgan.build import build_gan
     from wgan.checkpoint import TrainingState
     from wgan.config import TrainConfig
-    from wgan.trainer import build_wgan, fixed_noise
+    from wgan.trainer import fixed_noise
 
     data = make_folder(tmp_path / "data", 16)
     run_dir = tmp_path / "run"
     result = run_train(
-        "--data", data, "--n-samples", 16, "--epochs", 1, *TINY, "--run-dir", run_dir
-    )
+        "--preset", preset, "--data", data, "--n-samples", 16, "--epochs", 1, *TINY,
+        "--run-dir", run_dir,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     config = TrainConfig.load(run_dir)
-    model = build_wgan(config)
+    model = build_gan(config)
     state = TrainingState(model, np.zeros_like(fixed_noise(config)), run_dir / "checkpoints")
     assert state.restore() == 1
     np.testing.assert_array_equal(state.noise, fixed_noise(config))
@@ -264,6 +261,29 @@ def test_resume_restores_weights_optimizer_state_and_noise(tmp_path):
     saved = keras.saving.load_model(run_dir / "generator.keras")
     for a, b in zip(saved.weights, model.generator.weights, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+    # Every optimizer slot (RMSprop's velocities, Adam's moments) is the one training left.
+    stored = tf.train.load_checkpoint(str(run_dir / "checkpoints"))
+    slots = [v for v in model.critic_optimizer.variables
+             if "iteration" not in v.path and "learning_rate" not in v.path]  # fmt: skip
+    assert sum(int(np.count_nonzero(v.numpy())) for v in slots) > 0.5 * sum(
+        int(np.prod(v.shape)) for v in slots
+    )  # a fresh optimizer holds zeros (conv biases before batch norm get no gradient)
+    names = stored.get_variable_to_shape_map()
+    saved_slots = [n for n in names if n.startswith("critic_optimizer/") and "VARIABLE" in n]
+    assert len(saved_slots) >= len(slots)
+
+
+def test_a_run_folder_from_before_the_presets_is_refused_by_resume_in_one_line(tmp_path):
+    run_dir = tmp_path / "old"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps({"epochs": 2, "warmup": False}))
+    result = run_train("--resume", run_dir, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"train.py: error: --resume {run_dir}: this run was written by an older wgan (run "
+        "format 1, now 2) and cannot be resumed; start a new run (generate.py and sonify.py "
+        "still read it)"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -278,6 +298,12 @@ def test_resume_restores_weights_optimizer_state_and_noise(tmp_path):
         (["--batch-size", "abc"], "--batch-size"),
         (["--precision", "fp8"], "--precision"),
         (["--eval-every", "-1"], "--eval-every"),
+        (["--preset", "nope"], "--preset must be one of wgan, wgan-gp"),
+        (["--gp-weight", "-1"], "--gp-weight"),
+        (["--ema", "1.5"], "--ema"),
+        (["--penalty", "gp"], "--norm layer or --norm none"),  # batch norm under a GP
+        (["--augment", "blur"], "--augment"),
+        (["--loss", "bce"], "--loss must be one of"),
     ],
 )
 def test_bad_input_gets_a_one_line_error_and_no_traceback(tmp_path, args, mentions):

@@ -12,14 +12,15 @@ import pytest
 from PIL import Image
 
 import wgan  # noqa: F401
+from wgan.build import build_gan
 from wgan.checkpoint import TrainingState, kept_weights
 from wgan.config import TrainConfig
 from wgan.evaluation import SWDEvaluator
 from wgan.generate import latent_noise, load_generator, sample_images
-from wgan.history import COLUMNS, read_metrics
+from wgan.history import read_metrics
 from wgan.io import write_json
 from wgan.monitor import FlatCriticWarning, NonFiniteLossError, flat_critic_loss
-from wgan.trainer import build_wgan, fixed_noise, train
+from wgan.trainer import fixed_noise, train
 
 ROOT = Path(__file__).resolve().parents[1]
 # Keras' own weight saving trips a NumPy 2 deprecation warning once per variable.
@@ -79,9 +80,9 @@ class Poison(keras.callbacks.Callback):
 
 def test_swd_is_written_on_evaluation_epochs_and_the_last_and_plotted(tmp_path):
     run_dir = tmp_path / "run"
-    train_run(run_dir, tiny_config(epochs=3, eval_every=2))
+    model = train_run(run_dir, tiny_config(epochs=3, eval_every=2))
     rows = read_metrics(run_dir / "metrics.csv")
-    assert list(rows[0]) == list(COLUMNS) and COLUMNS[-1] == "swd"  # the losses first
+    assert list(rows[0]) == ["epoch", "step", *model.metric_names, "seconds", "swd"]
     column = swd_column(run_dir)
     assert column[0] == ""  # epoch 1: not evaluated
     assert all(math.isfinite(float(v)) and float(v) > 0 for v in column[1:])  # epochs 2 and 3
@@ -126,12 +127,12 @@ def test_a_best_saved_after_the_last_checkpoint_is_dropped_on_resume(tmp_path):
     """Killed between the two saves of one epoch: resuming redoes it, so its best must go."""
     config = tiny_config()
     directory = tmp_path / "checkpoints"
-    state = TrainingState(build_wgan(config), fixed_noise(config), directory)
+    state = TrainingState(build_gan(config), fixed_noise(config), directory)
     state.save_best(1, 5.0)
     state.save(1)
     state.save_best(2, 3.0)  # ... and killed before state.save(2)
 
-    resumed = TrainingState(build_wgan(config), fixed_noise(config), directory)
+    resumed = TrainingState(build_gan(config), fixed_noise(config), directory)
     assert resumed.restore() == 1
     assert resumed.best == (1, 5.0)
     assert sorted(p.name for p in (directory / "best").iterdir()) == [
@@ -161,7 +162,7 @@ def test_nan_stops_the_run_and_the_last_good_checkpoint_stays_loadable(tmp_path)
     assert not (run_dir / "critic.keras").exists()
     # The checkpoint resumes at epoch 2 with finite weights, and generates finite images.
     config = TrainConfig.load(run_dir)
-    model = build_wgan(config)
+    model = build_gan(config)
     assert TrainingState(model, fixed_noise(config), run_dir / "checkpoints").restore() == 2
     assert all(np.isfinite(w.numpy()).all() for w in model.weights)
     loaded = load_generator(run_dir, "last")
@@ -196,12 +197,12 @@ def test_train_script_reports_nan_in_one_line_and_exits_non_zero(
     import wgan.trainer
 
     module = load_script("train")
-    real_train = wgan.trainer.train
+    real_fit = wgan.trainer.Session.fit
 
-    def poisoned(*args, callbacks=(), **kwargs):
-        return real_train(*args, callbacks=[*callbacks, Poison(2)], **kwargs)
+    def poisoned(self, callbacks=()):
+        return real_fit(self, callbacks=[*callbacks, Poison(2)])
 
-    monkeypatch.setattr(wgan.trainer, "train", poisoned)
+    monkeypatch.setattr(wgan.trainer.Session, "fit", poisoned)
     run_dir = tmp_path / "run"
     code = module.main(
         ["--data", "demo", "--n-samples", "32", "--epochs", "3", "--image-size", "16",

@@ -1,4 +1,5 @@
-"""Wasserstein GANs on colour images with Keras 3 and TensorFlow."""
+"""GANs on images with Keras 3 and TensorFlow: the Wasserstein GAN first, and the family around
+it (WGAN-GP, DCGAN, hinge, balanced training) as parts of one training step."""
 
 import os
 
@@ -6,21 +7,41 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Importing these registers the custom objects, so `.keras` files load with no custom_objects.
+from wgan.augment import DiffAugment  # noqa: E402
 from wgan.constraints import ClipConstraint  # noqa: E402
 from wgan.convolution import Conv2D  # noqa: E402
-from wgan.gan import WGAN  # noqa: E402
-from wgan.losses import critic_loss, generator_loss, wasserstein_loss  # noqa: E402
-from wgan.normalization import FusedBatchNormalization  # noqa: E402
+from wgan.ema import EMA  # noqa: E402
+from wgan.gan import GAN  # noqa: E402
+from wgan.losses import Hinge, LeastSquares, NonSaturating, Wasserstein  # noqa: E402
+from wgan.normalization import FusedBatchNormalization, LayerNormalization  # noqa: E402
+from wgan.penalties import R1, GradientPenalty, Penalty, WeightClip  # noqa: E402
+from wgan.priors import Normal, Uniform  # noqa: E402
+from wgan.schedules import Fixed, LossMargin, Warmup  # noqa: E402
+from wgan.spectral import Dense  # noqa: E402
 
 __all__ = [
-    "WGAN",
+    "EMA",
+    "GAN",
+    "R1",
     "ClipConstraint",
     "Conv2D",
+    "Dense",
+    "DiffAugment",
+    "Fixed",
     "FusedBatchNormalization",
-    "critic_loss",
-    "generator_loss",
-    "wasserstein_loss",
+    "GradientPenalty",
+    "Hinge",
+    "LayerNormalization",
+    "LeastSquares",
+    "LossMargin",
+    "NonSaturating",
+    "Normal",
+    "Penalty",
+    "Uniform",
+    "Warmup",
+    "Wasserstein",
+    "WeightClip",
 ]

@@ -15,15 +15,11 @@ from wgan.checkpoint import TrainingState, save_generator_weights
 from wgan.data import to_uint8
 from wgan.evaluation import SWDEvaluator
 from wgan.grids import make_grid
-from wgan.history import COLUMNS, append_row, read_metrics
+from wgan.history import append_row, columns_for, read_metrics
 from wgan.io import atomic_path, save_png
+from wgan.run_folder import RunFolder, sample_name
 
 log = logging.getLogger(__name__)
-
-
-def epoch_name(epoch: int) -> str:
-    """``epoch_0007``: the name of an epoch's grid (1-based, sorts as text)."""
-    return f"epoch_{epoch:04d}"
 
 
 def is_due(epoch: int, every: int, epochs: int) -> bool:
@@ -45,11 +41,12 @@ class EvaluateSWD(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and is_due(epoch + 1, self.every, self.epochs):
-            logs["swd"] = float(self.evaluator(self.model.generator))
+            logs["swd"] = float(self.evaluator(self.model.sampler))
 
 
 class MetricsCSV(keras.callbacks.Callback):
-    """Append one row per epoch to ``metrics.csv``: the epoch's mean losses, step and seconds."""
+    """Append one row per epoch to ``metrics.csv``: the epoch's mean metrics (whichever the
+    model's parts report), the iteration count and the seconds the epoch took."""
 
     def __init__(self, path: str | os.PathLike):
         super().__init__()
@@ -61,23 +58,25 @@ class MetricsCSV(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        row = {key: float(logs[key]) for key in COLUMNS if key in logs}
+        columns = columns_for(self.model.metric_names)
+        row = {key: float(logs[key]) for key in columns if key in logs}
         row["epoch"] = epoch + 1
-        row["step"] = int(self.model.generator_optimizer.iterations.numpy())
+        row["step"] = int(self.model.train_iterations.numpy())
         row["seconds"] = round(time.perf_counter() - self._start, 3)
-        append_row(self.path, row)
+        append_row(self.path, row, columns)
 
 
 class SampleGrid(keras.callbacks.Callback):
     """Grid of samples from one fixed noise batch, so grids are comparable across epochs.
 
     Each grid's samples are also written one PNG each (``epoch_0001/sample_00.png``), for
-    steps such as sonification that read images rather than slice a figure.
+    steps such as sonification that read images rather than slice a figure. The samples come
+    from the model's ``sampler`` (the moving average when EMA is on).
     """
 
-    def __init__(self, images_dir: str | os.PathLike, noise: np.ndarray, every: int, epochs: int):
+    def __init__(self, folder: RunFolder, noise: np.ndarray, every: int, epochs: int):
         super().__init__()
-        self.images_dir = Path(images_dir)
+        self.folder = folder
         self.noise = noise
         self.every = every
         self.epochs = epochs
@@ -85,23 +84,24 @@ class SampleGrid(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
         if is_due(done, self.every, self.epochs):
-            write_samples(self.model.generator, self.noise, self.images_dir, epoch_name(done))
+            write_samples(self.model.sampler, self.noise, self.folder, done)
 
 
-def write_samples(generator: keras.Model, noise: np.ndarray, images_dir: Path, name: str) -> Path:
-    """Write ``name.png`` (the grid) and ``name/sample_NN.png``; return the grid's path."""
+def write_samples(generator: keras.Model, noise: np.ndarray, folder: RunFolder, epoch: int) -> Path:
+    """Write an epoch's grid and its samples one file each; return the grid's path."""
     images = to_uint8(generator(noise, training=False))
-    folder = images_dir / name
-    folder.mkdir(parents=True, exist_ok=True)
+    samples = folder.epoch_samples(epoch)
+    samples.mkdir(parents=True, exist_ok=True)
     for i, image in enumerate(images):
-        save_png(folder / f"sample_{i:02d}.png", image)
-    grid_path = images_dir / f"{name}.png"
+        save_png(samples / sample_name(i), image)
+    grid_path = folder.epoch_grid(epoch)
     save_png(grid_path, make_grid(images))
     return grid_path
 
 
 class LossPlot(keras.callbacks.Callback):
-    """Redraw ``loss.png`` from ``metrics.csv`` after every epoch."""
+    """Redraw ``loss.png`` from ``metrics.csv`` after every epoch, with the model's headline
+    metrics (``GAN.headline_metrics``) and their labels."""
 
     def __init__(self, metrics_path: str | os.PathLike, plot_path: str | os.PathLike):
         super().__init__()
@@ -109,11 +109,16 @@ class LossPlot(keras.callbacks.Callback):
         self.plot_path = Path(plot_path)
 
     def on_epoch_end(self, epoch, logs=None):
-        plot_losses(read_metrics(self.metrics_path), self.plot_path)
+        labels = self.model.metric_labels
+        series = {name: labels[name] for name in self.model.headline_metrics}
+        plot_losses(read_metrics(self.metrics_path), self.plot_path, series)
 
 
-def plot_losses(rows: list[dict[str, float]], path: str | os.PathLike) -> None:
-    """The losses per epoch; below them the SWD, when the run evaluated it, its best marked."""
+def plot_losses(
+    rows: list[dict[str, float]], path: str | os.PathLike, series: dict[str, str]
+) -> None:
+    """``series`` (column -> label) per epoch; below them the SWD, when the run evaluated it,
+    its best marked."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -127,15 +132,11 @@ def plot_losses(rows: list[dict[str, float]], path: str | os.PathLike) -> None:
         )
     else:
         fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
-    for key, label in (
-        ("critic_loss", "critic loss"),
-        ("generator_loss", "generator loss"),
-        ("wasserstein_estimate", "Wasserstein estimate"),
-    ):
+    for key, label in series.items():
         ax.plot(epochs, [row.get(key, math.nan) for row in rows], label=label, marker=".")
     ax.axhline(0.0, color="grey", linewidth=0.5)
-    ax.set_ylabel("loss")
-    ax.set_title("WGAN training (critic loss = -Wasserstein estimate)")
+    ax.set_ylabel("value")
+    ax.set_title("training metrics, epoch means")
     ax.legend()
     ax.grid(alpha=0.3)
     if scored:
@@ -159,8 +160,9 @@ def plot_losses(rows: list[dict[str, float]], path: str | os.PathLike) -> None:
 
 
 class KeepGenerator(keras.callbacks.Callback):
-    """Keep the generator's weights every ``every`` epochs and at evaluation epochs, so a
-    later epoch can be sampled (``generate.py --checkpoint EPOCH``)."""
+    """Keep the sampler's weights (the generator's, or their moving average when EMA is on)
+    every ``every`` epochs and at evaluation epochs, so a later epoch can be sampled
+    (``generate.py --checkpoint EPOCH``)."""
 
     def __init__(self, directory: str | os.PathLike, every: int, eval_every: int, epochs: int):
         super().__init__()
@@ -172,7 +174,7 @@ class KeepGenerator(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
         if (self.every and done % self.every == 0) or is_due(done, self.eval_every, self.epochs):
-            save_generator_weights(self.model.generator, self.directory, done)
+            save_generator_weights(self.model.sampler, self.directory, done)
 
 
 class SaveBest(keras.callbacks.Callback):

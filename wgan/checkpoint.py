@@ -1,10 +1,11 @@
 """The run's checkpoints: ``last`` to resume from, ``best`` (lowest SWD) and kept generator weights.
 
-Layout of the checkpoints folder (``RUN/checkpoints/``)::
+Layout of the checkpoints folder (names in ``wgan.run_folder``)::
 
     checkpoint, last-N.*          the two newest epochs (tf.train.CheckpointManager)
     best/best-N.*, best.json      the epoch with the lowest SWD so far, with its value
-    generator/epoch_NNNN.weights.h5   generator weights kept at chosen epochs
+    generator/epoch_NNNN.weights.h5   generator weights kept at chosen epochs (the averaged
+                                  ones when EMA is on: those are what sampling uses)
 """
 
 from __future__ import annotations
@@ -19,28 +20,26 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from wgan.ema import CHECKPOINT_KEY as EMA_KEY
 from wgan.errors import WganError
-from wgan.gan import WGAN
+from wgan.gan import GAN
 from wgan.io import atomic_path, write_json
+from wgan.run_folder import BEST_DIR, BEST_JSON, LAST_NAME, kept_weights, kept_weights_path
 
-LAST_NAME = "last"
-BEST_DIR = "best"
-BEST_JSON = "best.json"
-WEIGHTS_DIR = "generator"
-_WEIGHTS_PATTERN = re.compile(r"epoch_(\d+)\.weights\.h5$")
 _PREFIX_PATTERN = re.compile(r"-(\d+)$")
 
 
 class TrainingState:
-    """Both networks, both optimizers' slots and step counters, the latent seed, the fixed
-    noise batch of the grids, the last completed epoch and the best SWD so far.
+    """Whatever the model holds (``GAN.checkpoint_items``: networks, optimizers, seeds, the
+    parts' state such as the EMA generator), the fixed noise batch of the grids, the last
+    completed epoch and the best SWD so far.
 
     ``tf.train.CheckpointManager`` writes the data files before it updates its index, so a
     run killed mid-save resumes from the previous epoch. The best SWD travels inside every
     checkpoint, so a resumed run remembers it exactly as of the epoch it resumes from.
     """
 
-    def __init__(self, model: WGAN, fixed_noise: np.ndarray, directory: str | os.PathLike):
+    def __init__(self, model: GAN, fixed_noise: np.ndarray, directory: str | os.PathLike):
         self.directory = Path(directory)
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.fixed_noise = tf.Variable(
@@ -49,11 +48,7 @@ class TrainingState:
         self.best_swd = tf.Variable(math.inf, dtype=tf.float64, trainable=False, name="best_swd")
         self.best_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="best_epoch")
         self.checkpoint = tf.train.Checkpoint(
-            critic=model.critic,
-            generator=model.generator,
-            critic_optimizer=model.critic_optimizer,
-            generator_optimizer=model.generator_optimizer,
-            latent_seed=model.seed_generator.state,
+            **model.checkpoint_items(),
             fixed_noise=self.fixed_noise,
             epoch=self.epoch,
             best_swd=self.best_swd,
@@ -92,7 +87,13 @@ class TrainingState:
         latest = self.manager.latest_checkpoint
         if latest is None:
             return 0
-        self.checkpoint.restore(latest).assert_existing_objects_matched()
+        try:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+        except (AssertionError, ValueError, tf.errors.OpError) as err:
+            raise WganError(
+                f"cannot resume from {latest} ({_first_line(err)}): was it written by another "
+                "version of wgan or for other settings? Start a new run"
+            ) from None
         epoch = int(self.epoch.numpy())
         for kept, path in kept_weights(self.directory).items():
             if kept > epoch:
@@ -134,21 +135,10 @@ def save_generator_weights(
     generator: keras.Model, directory: str | os.PathLike, epoch: int
 ) -> Path:
     """Keep the generator's weights of one epoch (a small ``.weights.h5``, no optimizer)."""
-    path = Path(directory) / WEIGHTS_DIR / f"epoch_{epoch:04d}.weights.h5"
+    path = kept_weights_path(directory, epoch)
     with atomic_path(path, suffix=".weights.h5") as tmp:
         generator.save_weights(tmp)
     return path
-
-
-def kept_weights(directory: str | os.PathLike) -> dict[int, Path]:
-    """Epoch -> ``.weights.h5`` file of every kept generator, in epoch order."""
-    folder = Path(directory) / WEIGHTS_DIR
-    found = {}
-    for path in folder.glob("epoch_*.weights.h5"):
-        match = _WEIGHTS_PATTERN.search(path.name)
-        if match:
-            found[int(match.group(1))] = path
-    return dict(sorted(found.items()))
 
 
 def last_checkpoints(directory: str | os.PathLike) -> dict[int, str]:
@@ -180,17 +170,25 @@ def read_best(directory: str | os.PathLike) -> dict | None:
     return {**best, "checkpoint": str(prefix)}
 
 
-def restore_generator(generator: keras.Model, prefix: str | os.PathLike) -> None:
-    """Load only the generator's weights from a full training checkpoint."""
+def restore_generator(
+    generator: keras.Model, prefix: str | os.PathLike, averaged: bool = False
+) -> None:
+    """Load only the generator's weights (the moving average's when ``averaged``) from a full
+    training checkpoint."""
+    key = EMA_KEY if averaged else "generator"
     try:
-        status = tf.train.Checkpoint(generator=generator).read(str(prefix))
+        status = tf.train.Checkpoint(**{key: generator}).read(str(prefix))
         status.expect_partial().assert_existing_objects_matched()
     except (AssertionError, ValueError, tf.errors.OpError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise WganError(
-            f"cannot restore the generator from checkpoint {prefix} ({first}); "
+            f"cannot restore the generator from checkpoint {prefix} ({_first_line(err)}); "
             "does config.json still describe this run's networks?"
         ) from None
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _best_prefixes(directory: Path) -> dict[int, Path]:

@@ -10,11 +10,20 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from wgan.augment import parse_policy
 from wgan.errors import ConfigError
+from wgan.losses import LOSSES
+from wgan.models import NORMS
+from wgan.penalties import PENALTIES
+from wgan.priors import PRIORS
+from wgan.schedules import SCHEDULES
 from wgan.shapes import CHANNELS, base_size
 
 PRECISIONS = {"float32": None, "bf16": "mixed_bfloat16"}
-LATENT_DISTRIBUTIONS = ("uniform", "normal")
+PRECISION_CHOICES = (*PRECISIONS, "auto")
+OPTIMIZERS = ("rmsprop", "adam")
+# Bump when a run folder written by an older version cannot be resumed by this one.
+RUN_FORMAT = 2
 
 
 @dataclass
@@ -23,15 +32,27 @@ class TrainConfig:
 
     n_samples: int = 3000  # real images sampled from the data folder (0 = all)
     epochs: int = 150  # passes of the sampled images through the critic
+    iterations: int = 0  # train for this many generator iterations instead of epochs (0 = off)
     batch_size: int = 64
     image_size: int = 64
     channels: int = 3
     latent_dim: int = 100
     latent_distribution: str = "uniform"  # "uniform" in [0, 1] as the original, or "normal"
-    lr: float = 5e-5  # RMSprop, both networks
-    clip: float = 0.01  # critic weights are clipped to [-clip, clip]
-    n_critic: int = 5  # critic updates per generator update
-    warmup: bool = False  # official schedule: 100 critic updates for 25 iterations and every 500th
+    loss: str = "wasserstein"  # adversarial loss: wasserstein, nonsaturating, hinge, least-squares
+    penalty: str = "clip"  # clip (weights), gp (gradient penalty), r1, none
+    clip: float = 0.01  # with penalty "clip": critic weights are clipped to [-clip, clip]
+    gp_weight: float = 10.0  # with penalty "gp" (lambda) or "r1" (gamma)
+    schedule: str = "fixed"  # fixed (n_critic), warmup (official 100-update schedule), margin
+    n_critic: int = 5  # critic updates per generator update (fixed and warmup)
+    margin: float = 1.0  # with schedule "margin": the allowed |generator - critic loss|
+    norm: str = "batch"  # critic normalisation: batch, layer, none
+    spectral_norm: bool = False  # spectral normalisation of every critic kernel
+    ema: float = 0.0  # decay of the generator's moving average (0 = off), e.g. 0.999
+    augment: str = ""  # DiffAugment policy, e.g. "color,translation,cutout" ("" = off)
+    optimizer: str = "rmsprop"  # rmsprop or adam, for both networks
+    lr: float = 5e-5  # learning rate, both networks
+    beta1: float = 0.5  # Adam's beta_1
+    beta2: float = 0.999  # Adam's beta_2
     leaky_slope: float = 0.2
     init_stddev: float = 0.02
     filters: int = 64  # width of the first critic block; the networks scale with it
@@ -42,9 +63,10 @@ class TrainConfig:
     eval_samples: int = 256  # generated and real images in each SWD evaluation
     keep_every: int = 10  # keep the generator's weights every this many epochs; 0 = off
     flat_patience: int = 5  # warn when the critic loss is flat for this many epochs; 0 = off
-    precision: str = "float32"  # or "bf16" (Keras mixed_bfloat16 policy)
+    precision: str = "float32"  # "float32", "bf16" (Keras mixed_bfloat16) or "auto"
     data: str = ""  # the image folder, or "demo" for the built-in faces
     n_images: int = 0  # images actually used (filled in once the data is loaded)
+    preset: str = ""  # the preset the values started from ("" = none: the constants)
     extra: dict = field(default_factory=dict)
 
     def validate(self) -> TrainConfig:
@@ -65,6 +87,7 @@ class TrainConfig:
             ("--eval-every", self.eval_every),
             ("--keep-every", self.keep_every),
             ("--flat-patience", self.flat_patience),
+            ("--iterations", self.iterations),
         ):
             if value < 0:
                 raise ConfigError(f"{flag} must be 0 (off) or a positive number, got {value}")
@@ -76,29 +99,45 @@ class TrainConfig:
             )
         if self.n_samples < 0:
             raise ConfigError(f"--n-samples must be 0 (all images) or more, got {self.n_samples}")
-        for flag, value in (("--lr", self.lr), ("--clip", self.clip)):
+        for flag, value in (
+            ("--lr", self.lr), ("--clip", self.clip), ("--gp-weight", self.gp_weight),
+            ("--margin", self.margin),
+        ):  # fmt: skip
             if not value > 0:
                 raise ConfigError(f"{flag} must be a positive number, got {value}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ConfigError(f"--ema must be 0 (off) or a decay in (0, 1), got {self.ema}")
+        for flag, value in (("--beta1", self.beta1), ("--beta2", self.beta2)):
+            if not 0.0 <= value < 1.0:
+                raise ConfigError(f"{flag} must be in [0, 1), got {value}")
         try:
             base_size(self.image_size)
         except ConfigError as err:
             raise ConfigError(f"--image-size: {err}") from None
         if self.channels not in CHANNELS:
             raise ConfigError(f"--channels must be 1, 3 or 4, got {self.channels}")
-        if self.precision not in PRECISIONS:
+        for flag, value, choices in (
+            ("--precision", self.precision, PRECISION_CHOICES),
+            ("--latent-dist", self.latent_distribution, tuple(PRIORS)),
+            ("--loss", self.loss, tuple(LOSSES)),
+            ("--penalty", self.penalty, tuple(PENALTIES)),
+            ("--schedule", self.schedule, SCHEDULES),
+            ("--norm", self.norm, NORMS),
+            ("--optimizer", self.optimizer, OPTIMIZERS),
+        ):
+            if value not in choices:
+                raise ConfigError(f"{flag} must be one of {', '.join(choices)}, got {value!r}")
+        if self.penalty in ("gp", "r1") and self.norm == "batch":
             raise ConfigError(
-                f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
+                f"--penalty {self.penalty} needs each sample's own gradient, which batch norm "
+                "mixes across the batch: add --norm layer or --norm none"
             )
-        if self.latent_distribution not in LATENT_DISTRIBUTIONS:
-            raise ConfigError(
-                f"--latent-dist must be one of {', '.join(LATENT_DISTRIBUTIONS)}, "
-                f"got {self.latent_distribution!r}"
-            )
+        parse_policy(self.augment)
         return self
 
     @property
     def dtype_policy(self) -> str | None:
-        return PRECISIONS[self.precision]
+        return PRECISIONS[resolve_precision(self.precision)]
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -118,6 +157,26 @@ class TrainConfig:
         except json.JSONDecodeError as err:
             raise ConfigError(f"{path} is not valid JSON ({err})") from None
         return cls.from_dict(data)
+
+
+def cpu_has_bf16() -> bool | None:
+    """Whether this Linux CPU has bfloat16 instructions (AVX-512 BF16 or AMX); None off Linux."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    return any(flag in flags for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def resolve_precision(precision: str) -> str:
+    """"auto" -> "bf16" on a GPU or a CPU with bfloat16 instructions, else "float32"."""
+    if precision != "auto":
+        return precision
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU") or cpu_has_bf16():
+        return "bf16"
+    return "float32"
 
 
 def package_versions() -> dict[str, str]:

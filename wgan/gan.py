@@ -1,4 +1,12 @@
-"""The composite model: one ``train_step`` is one generator iteration of Algorithm 1 (WGAN)."""
+"""One training step for a family of GANs: the parts are passed in, the loop is written once.
+
+A ``GAN`` holds a critic and a generator and five parts: the adversarial ``loss``, a ``penalty``
+(weight clipping, gradient penalty, R1 or none), the latent ``prior``, an update ``schedule``
+and optionally an ``ema`` of the generator and an ``augment`` (DiffAugment) for the critic's
+inputs. WGAN, WGAN-GP, DCGAN, hinge and balanced training are combinations of these (see
+``wgan.presets``). Each part names the metrics it reports, so what ``fit`` logs, ``metrics.csv``
+holds, the plots draw and the sonification plays follows from the parts chosen.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +14,30 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from wgan.config import LATENT_DISTRIBUTIONS
+from wgan.ema import EMA
 from wgan.errors import ConfigError
-from wgan.losses import critic_loss, generator_loss
+from wgan.losses import AdversarialLoss, Wasserstein
+from wgan.penalties import Penalty, WeightClip
+from wgan.priors import Prior, Uniform
+from wgan.randomness import draw_seed
+from wgan.schedules import Fixed, Schedule
 
-METRIC_NAMES = (
-    "critic_loss",
-    "critic_real",
-    "critic_fake",
-    "generator_loss",
-    "wasserstein_estimate",
+# Metrics every GAN reports, in metrics.csv order (parts add theirs after these).
+CRITIC_METRICS = ("critic_loss", "critic_real", "critic_fake")
+GENERATOR_METRICS = ("generator_loss",)
+LABELS = {
+    "critic_loss": "critic loss",
+    "critic_real": "mean critic score on real images",
+    "critic_fake": "mean critic score on generated images",
+    "generator_loss": "generator loss",
+}
+# Keras' normalisation layers stop the gradient through the batch mean (tf.nn.moments):
+# their second derivatives, which a gradient penalty needs, are biased.
+_MOMENT_LAYERS = (
+    keras.layers.BatchNormalization,
+    keras.layers.LayerNormalization,
+    keras.layers.GroupNormalization,
 )
-# The official code's schedule: 100 critic updates early on and now and then, so that the critic
-# is close to optimal when the Wasserstein estimate matters most.
-WARMUP_CRITIC_UPDATES = 100
-WARMUP_ITERATIONS = 25
-WARMUP_EVERY = 500
 
 
 def to_float(images):
@@ -32,61 +48,129 @@ def to_float(images):
 
 
 @keras.saving.register_keras_serializable(package="wgan")
-class WGAN(keras.Model):
-    """Critic and generator trained with weight clipping (Arjovsky et al., 2017).
+class GAN(keras.Model):
+    """Critic, generator and the parts that say how they train; with no parts given it is the
+    WGAN paper's recipe (Wasserstein loss, clipping at 0.01, uniform noise, 5 critic updates).
 
-    ``fit`` takes batches shaped ``(batch, n_critic, H, W, C)`` (see ``wgan.data.make_dataset``):
-    each critic update uses its own fresh real batch, as the official code does, and the batch
-    axis comes first so that ``tf.distribute`` splits it across replicas.
+    ``fit`` takes batches shaped ``(batch, groups, H, W, C)`` (see ``wgan.data.make_dataset``):
+    critic update k uses group k, so each has its own fresh real batch as in the official WGAN
+    code, and the batch axis comes first so that ``tf.distribute`` splits it across replicas.
+    Plain ``(batch, H, W, C)`` batches are shared by all the critic updates of an iteration.
     """
 
     def __init__(
         self,
         critic: keras.Model,
         generator: keras.Model,
-        latent_dim: int = 100,
-        n_critic: int = 5,
-        latent_distribution: str = "uniform",
-        warmup: bool = False,
+        loss: AdversarialLoss | None = None,
+        penalty: Penalty | None = None,
+        prior: Prior | None = None,
+        schedule: Schedule | None = None,
+        ema: EMA | None = None,
+        augment=None,
         seed: int | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if n_critic < 1:
-            raise ConfigError(f"n_critic must be at least 1, got {n_critic}")
-        if latent_distribution not in LATENT_DISTRIBUTIONS:
-            raise ConfigError(
-                f"latent distribution must be one of {LATENT_DISTRIBUTIONS}, "
-                f"got {latent_distribution!r}"
-            )
         self.critic = critic
         self.generator = generator
-        self.latent_dim = int(latent_dim)
-        self.n_critic = int(n_critic)
-        self.latent_distribution = latent_distribution
-        self.warmup = bool(warmup)
+        self.latent_dim = int(generator.input_shape[-1])
+        self.adversarial_loss = loss or Wasserstein()
+        self.penalty = WeightClip(0.01) if penalty is None else penalty
+        self.prior = prior or Uniform()
+        self.schedule = schedule or Fixed(5)
+        self.ema = ema
+        self.augment = augment if augment is not None and augment.policy else None
         self.seed = seed
+        if self.penalty.per_sample:
+            _check_no_moment_layers(critic, self.penalty)
         self.seed_generator = keras.random.SeedGenerator(seed, name="latent_seed")
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in METRIC_NAMES}
+        # Iterations trained so far (a schedule may skip a side, so no optimizer counts them).
+        self.train_iterations = keras.Variable(
+            0, dtype="int64", trainable=False, name="train_iterations",
+            aggregation="only_first_replica",
+        )  # fmt: skip
+        for part in self.parts:
+            if hasattr(part, "build"):
+                part.build(self)
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
         # Both networks are functional models, built already; the composite has no own weights.
         self.built = True
 
+    # -- what the parts make of the model ------------------------------------------------------
+    @property
+    def parts(self) -> list:
+        found = (self.adversarial_loss, self.penalty, self.prior, self.schedule, self.ema,
+                 self.augment)  # fmt: skip
+        return [part for part in found if part is not None]
+
+    @property
+    def critic_metric_names(self) -> tuple[str, ...]:
+        """Values of one critic update, averaged over the iteration's critic updates."""
+        return (*CRITIC_METRICS, *self.penalty.metrics)
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        """Every metric, in the order of metrics.csv's columns."""
+        extra = [name for part in self.parts for name in getattr(part, "metrics", ())]
+        core = (*CRITIC_METRICS, *GENERATOR_METRICS)
+        return (*core, *[name for name in extra if name not in core])
+
+    @property
+    def headline_metrics(self) -> tuple[str, ...]:
+        """The metrics worth hearing and plotting, most telling first: the critic loss, what
+        the adversarial loss estimates, the generator loss, then what the other parts add."""
+        adversarial = self.adversarial_loss.metrics
+        core = (*CRITIC_METRICS, *GENERATOR_METRICS)
+        rest = [name for name in self.metric_names if name not in (*core, *adversarial)]
+        return ("critic_loss", *adversarial, "generator_loss", *rest)
+
+    @property
+    def metric_labels(self) -> dict[str, str]:
+        labels = dict(LABELS)
+        for part in self.parts:
+            labels.update(getattr(part, "labels", {}))
+        return {name: labels.get(name, name.replace("_", " ")) for name in self.metric_names}
+
+    @property
+    def sampler(self) -> keras.Model:
+        """The generator to sample from: the moving average when ``ema`` is on."""
+        return self.ema.average if self.ema is not None else self.generator
+
+    def checkpoint_items(self) -> dict:
+        """Everything an exact resume needs, by name: networks, optimizers, seeds, parts."""
+        items = {
+            "critic": self.critic,
+            "generator": self.generator,
+            "critic_optimizer": self.critic_optimizer,
+            "generator_optimizer": self.generator_optimizer,
+            "latent_seed": self.seed_generator.state,
+            "train_iterations": self.train_iterations,
+        }
+        for part in self.parts:
+            if hasattr(part, "state"):
+                items.update(part.state())
+        return items
+
+    # -- Keras ----------------------------------------------------------------------------------
     def compile(
         self,
         critic_optimizer: keras.optimizers.Optimizer | None = None,
         generator_optimizer: keras.optimizers.Optimizer | None = None,
         **kwargs,
     ) -> None:
-        """Two optimizers, RMSprop(5e-5) each by default as in the paper.
+        """Two optimizers, RMSprop(5e-5) each by default as in the WGAN paper.
 
         Both are built on their variables here: optimizers first built inside a
         ``tf.distribute`` replica step fail, so call ``compile`` inside the strategy scope.
         """
         super().compile(**kwargs)
-        if self.warmup and self.distribute_strategy.num_replicas_in_sync > 1:
+        replicas = self.distribute_strategy.num_replicas_in_sync
+        if replicas > 1 and not self.schedule.supports_replicas:
             raise ConfigError(
-                "the 100-critic-update warm-up schedule cannot run under tf.distribute with more "
-                "than one replica: turn warmup off or train on one device"
+                f"--schedule {self.schedule.name} decides in the graph which updates to run, "
+                f"which tf.distribute cannot do with {replicas} replicas: use --schedule fixed "
+                "or train on one device"
             )
         self.critic_optimizer = critic_optimizer or keras.optimizers.RMSprop(5e-5)
         self.generator_optimizer = generator_optimizer or keras.optimizers.RMSprop(5e-5)
@@ -100,118 +184,147 @@ class WGAN(keras.Model):
     def call(self, latent, training=False):
         return self.generator(latent, training=training)
 
+    # -- the pieces a schedule combines ---------------------------------------------------------
     def sample_latent(self, batch_size) -> tf.Tensor:
-        """Fresh latent vectors: uniform in [0, 1] (the original design) or standard normal.
+        """Fresh latent vectors from the prior: stateless draws from the model's seed
+        generator, so a seeded run repeats exactly; replicas draw different noise."""
+        return self.prior.sample((batch_size, self.latent_dim), draw_seed(self.seed_generator))
 
-        Stateless draws from the model's seed generator, so a seeded run repeats exactly; under
-        ``tf.distribute`` the replica id is folded into the seed so replicas draw different noise.
-        """
-        seed = tf.cast(self.seed_generator.next(), "int64")
-        replica = tf.distribute.get_replica_context()
-        if replica is not None and replica.num_replicas_in_sync > 1:
-            offset = tf.cast(replica.replica_id_in_sync_group, "int64") * 7919 + 1
-            seed = seed + tf.stack([tf.constant(0, "int64"), offset])
-        shape = (batch_size, self.latent_dim)
-        if self.latent_distribution == "uniform":
-            return tf.random.stateless_uniform(shape, seed, 0.0, 1.0)
-        return tf.random.stateless_normal(shape, seed)
+    def _augmented(self, images):
+        return images if self.augment is None else self.augment(images)
 
-    def _warmup_updates(self):
-        """100 critic updates for the first 25 generator iterations and every 500th."""
-        step = self.generator_optimizer.iterations
-        heavy = tf.logical_or(step < WARMUP_ITERATIONS, step % WARMUP_EVERY == 0)
-        return tf.where(heavy, WARMUP_CRITIC_UPDATES, self.n_critic)
+    def _critic_objective(self, real, fake):
+        """The critic's loss (penalty included), the penalty's metrics, its two adversarial
+        terms and the scores behind them."""
+        real, fake = self._augmented(real), self._augmented(fake)
+        real_scores = self.critic(real, training=True)
+        fake_scores = self.critic(fake, training=True)
+        terms = self.adversarial_loss.critic_terms(real_scores, fake_scores)
+        loss = terms[0] + terms[1]
+        penalty, values = self.penalty.loss(lambda x: self.critic(x, training=True), real, fake)
+        if penalty is not None:
+            loss = loss + penalty
+        return loss, values, terms, (real_scores, fake_scores)
 
-    def _critic_update(self, real):
-        batch_size = tf.shape(real)[0]
-        fake = self.generator(self.sample_latent(batch_size), training=True)
-        with tf.GradientTape() as tape:
-            real_scores = self.critic(real, training=True)
-            fake_scores = self.critic(fake, training=True)
-            loss = critic_loss(real_scores, fake_scores)
-            scaled = _scale_for_replicas(loss)
-        grads = tape.gradient(scaled, self.critic.trainable_variables)
-        # Keras optimizers apply each variable's ClipConstraint right after the update.
+    @staticmethod
+    def _critic_values(loss, penalty_values, scores) -> dict:
+        return {
+            "critic_loss": loss,
+            "critic_real": ops.mean(scores[0]),
+            "critic_fake": ops.mean(scores[1]),
+            **penalty_values,
+        }
+
+    def apply_critic(self, grads) -> None:
         self.critic_optimizer.apply(grads, self.critic.trainable_variables)
-        return loss, ops.mean(real_scores), ops.mean(fake_scores)
+        self.penalty.after_update(self.critic)
 
-    def _generator_update(self, batch_size):
+    def apply_generator(self, grads) -> None:
+        self.generator_optimizer.apply(grads, self.generator.trainable_variables)
+        if self.ema is not None:
+            self.ema.update(self.generator)
+
+    def critic_update(self, real) -> dict:
+        """One critic update on a real batch against fresh fakes; its metric values."""
+        fake = self.generator(self.sample_latent(tf.shape(real)[0]), training=True)
+        with tf.GradientTape() as tape:
+            loss, penalty_values, _, scores = self._critic_objective(real, fake)
+            scaled = _scale_for_replicas(loss)
+        self.apply_critic(tape.gradient(scaled, self.critic.trainable_variables))
+        return self._critic_values(loss, penalty_values, scores)
+
+    def generator_update(self, batch_size) -> dict:
+        """One generator update through a critic whose weights and statistics stay as they are."""
         critic_trainable = [v.value for v in self.critic.trainable_variables]
         critic_state = [v.value for v in self.critic.non_trainable_variables]
         with tf.GradientTape() as tape:
-            fake = self.generator(self.sample_latent(batch_size), training=True)
+            fake = self._augmented(self.generator(self.sample_latent(batch_size), training=True))
             # stateless_call: the critic scores in training mode (batch statistics) but its
             # BatchNorm moving averages are left as they were, so no critic weight changes.
             scores, _ = self.critic.stateless_call(
                 critic_trainable, critic_state, fake, training=True
             )
-            loss = generator_loss(scores)
+            loss = self.adversarial_loss.generator(scores)
             scaled = _scale_for_replicas(loss)
-        grads = tape.gradient(scaled, self.generator.trainable_variables)
-        self.generator_optimizer.apply(grads, self.generator.trainable_variables)
-        return loss
+        self.apply_generator(tape.gradient(scaled, self.generator.trainable_variables))
+        return {"generator_loss": loss}
+
+    def joint_gradients(self, real):
+        """Both sides' losses and gradients from one forward pass, before any update.
+
+        Returns (metric values, the critic's (real, fake) terms, critic gradients, generator
+        gradients); nothing is applied.
+        """
+        with tf.GradientTape(persistent=True) as tape:
+            fake = self.generator(self.sample_latent(tf.shape(real)[0]), training=True)
+            critic_loss, penalty_values, terms, scores = self._critic_objective(real, fake)
+            generator_loss = self.adversarial_loss.generator(scores[1])
+            critic_scaled = _scale_for_replicas(critic_loss)
+            generator_scaled = _scale_for_replicas(generator_loss)
+        critic_grads = tape.gradient(critic_scaled, self.critic.trainable_variables)
+        generator_grads = tape.gradient(generator_scaled, self.generator.trainable_variables)
+        del tape
+        values = self._critic_values(critic_loss, penalty_values, scores)
+        values["generator_loss"] = generator_loss
+        return values, terms, critic_grads, generator_grads
 
     def train_step(self, data):
         real = data[0] if isinstance(data, (tuple, list)) else data
         real = to_float(real)
         if len(real.shape) == 4:  # plain image batches: one real batch shared by all updates
             real = real[:, None]
-        groups = tf.shape(real)[1]
-        batch_size = tf.shape(real)[0]
-
-        def update(i, loss_sum, real_sum, fake_sum):
-            loss, real_mean, fake_mean = self._critic_update(tf.gather(real, i % groups, axis=1))
-            return i + 1, loss_sum + loss, real_sum + real_mean, fake_sum + fake_mean
-
-        zero = tf.constant(0.0)
-        state = (tf.constant(0), zero, zero, zero)
-        if self.warmup:
-            # A graph loop, as the update count depends on the step. tf.distribute cannot
-            # aggregate gradients inside graph control flow, hence the check in compile().
-            n_updates = self._warmup_updates()
-            state = tf.while_loop(lambda i, *_: i < n_updates, update, state)
-        else:
-            # Unrolled at trace time: still one compiled graph per iteration, no Python at
-            # run time, and it runs under tf.distribute.
-            n_updates = self.n_critic
-            for _ in range(self.n_critic):
-                state = update(*state)
-        _, *totals = state
-        count = tf.cast(n_updates, "float32")
-        c_loss, c_real, c_fake = (t / count for t in totals)
-        g_loss = self._generator_update(batch_size)
-        values = {
-            "critic_loss": c_loss,
-            "critic_real": c_real,
-            "critic_fake": c_fake,
-            "generator_loss": g_loss,
-            "wasserstein_estimate": c_real - c_fake,
-        }
-        for name, value in values.items():
-            self.trackers[name].update_state(value)
+        values = self.schedule.run(self, real)
+        values.update(self.adversarial_loss.summarize(values))
+        self.train_iterations.assign_add(1)
+        for name, tracker in self.trackers.items():
+            tracker.update_state(values[name])
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
+    # -- saving ---------------------------------------------------------------------------------
     def get_config(self) -> dict:
         config = super().get_config()
+        serialize = keras.saving.serialize_keras_object
         config.update(
             {
-                "critic": keras.saving.serialize_keras_object(self.critic),
-                "generator": keras.saving.serialize_keras_object(self.generator),
-                "latent_dim": self.latent_dim,
-                "n_critic": self.n_critic,
-                "latent_distribution": self.latent_distribution,
-                "warmup": self.warmup,
+                "critic": serialize(self.critic),
+                "generator": serialize(self.generator),
+                "loss": serialize(self.adversarial_loss),
+                "penalty": serialize(self.penalty),
+                "prior": serialize(self.prior),
+                "schedule": serialize(self.schedule),
+                "ema": serialize(self.ema),
+                "augment": serialize(self.augment),
                 "seed": self.seed,
             }
         )
         return config
 
     @classmethod
-    def from_config(cls, config: dict) -> WGAN:
+    def from_config(cls, config: dict) -> GAN:
         config = dict(config)
-        config["critic"] = keras.saving.deserialize_keras_object(config["critic"])
-        config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
+        for key in ("critic", "generator", "loss", "penalty", "prior", "schedule", "ema",
+                    "augment"):  # fmt: skip
+            config[key] = keras.saving.deserialize_keras_object(config.get(key))
         return cls(**config)
+
+
+def _check_no_moment_layers(critic: keras.Model, penalty: Penalty) -> None:
+    for layer in _layers(critic):
+        if isinstance(layer, _MOMENT_LAYERS):
+            raise ConfigError(
+                f"--penalty {penalty.name} differentiates each sample's score, which the "
+                f"critic's {type(layer).__name__} ({layer.name}) mixes across the batch or "
+                "differentiates twice with a bias: use --norm layer or --norm none"
+            )
+
+
+def _layers(model):
+    """Every layer inside ``model``, nested models and wrapped layers included."""
+    for layer in getattr(model, "layers", ()):
+        yield layer
+        yield from _layers(layer)
+        if hasattr(layer, "layer"):  # keras.layers.Wrapper
+            yield layer.layer
 
 
 def _scale_for_replicas(loss):

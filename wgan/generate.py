@@ -19,12 +19,14 @@ import keras
 import numpy as np
 from PIL import Image
 
-from wgan.checkpoint import kept_weights, last_checkpoints, read_best, restore_generator
-from wgan.config import LATENT_DISTRIBUTIONS, TrainConfig
+from wgan.build import generator_for
+from wgan.checkpoint import last_checkpoints, read_best, restore_generator
+from wgan.config import TrainConfig
 from wgan.data import to_uint8
-from wgan.errors import ConfigError, WganError
+from wgan.errors import WganError
 from wgan.io import atomic_path, save_png
-from wgan.models import build_generator
+from wgan.priors import make_prior
+from wgan.run_folder import RunFolder, kept_weights
 
 
 @dataclass
@@ -39,17 +41,9 @@ class LoadedGenerator:
 def latent_noise(
     n: int, latent_dim: int, distribution: str = "uniform", seed: int | np.random.Generator = 0
 ) -> np.ndarray:
-    """``n`` latent vectors drawn as in training: uniform in [0, 1] or standard normal."""
-    if distribution not in LATENT_DISTRIBUTIONS:
-        raise ConfigError(
-            f"latent distribution must be one of {', '.join(LATENT_DISTRIBUTIONS)}, "
-            f"got {distribution!r}"
-        )
+    """``n`` latent vectors drawn from the run's prior (``wgan.priors``), in numpy."""
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    shape = (n, latent_dim)
-    if distribution == "uniform":
-        return rng.uniform(0.0, 1.0, shape).astype(np.float32)
-    return rng.standard_normal(shape).astype(np.float32)
+    return make_prior(distribution).sample_numpy(n, latent_dim, rng)
 
 
 def sample_images(
@@ -69,30 +63,12 @@ def sample_images(
 
 
 def latent_walk(points: np.ndarray, steps: int, distribution: str = "uniform") -> np.ndarray:
-    """A closed walk through ``points`` (K, D): ``steps`` vectors per leg, K * steps in all.
-
-    Uniform noise is walked in straight lines, which stay inside the cube it was drawn from;
-    normal noise along great circles (slerp), which keeps the vectors' typical length.
-    """
-    legs = []
+    """A closed walk through ``points`` (K, D): ``steps`` vectors per leg, K * steps in all,
+    along the prior's own paths (straight lines for uniform noise, great circles for normal)."""
+    prior = make_prior(distribution)
     t = np.arange(steps, dtype=np.float64) / steps
-    for a, b in zip(points, np.roll(points, -1, axis=0), strict=True):
-        legs.append(_slerp(a, b, t) if distribution == "normal" else _lerp(a, b, t))
+    legs = [prior.walk(a, b, t) for a, b in zip(points, np.roll(points, -1, axis=0), strict=True)]
     return np.concatenate(legs).astype(np.float32)
-
-
-def _lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
-    return a[None] * (1.0 - t[:, None]) + b[None] * t[:, None]
-
-
-def _slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
-    cos = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))
-    omega = np.arccos(np.clip(cos, -1.0, 1.0))
-    if np.sin(omega) < 1e-6:
-        return _lerp(a, b, t)
-    wa = np.sin((1.0 - t) * omega) / np.sin(omega)
-    wb = np.sin(t * omega) / np.sin(omega)
-    return wa[:, None] * a[None] + wb[:, None] * b[None]
 
 
 def save_images(
@@ -131,7 +107,7 @@ def save_gif(frames: np.ndarray, path: str | os.PathLike, frame_ms: int = 80) ->
 
 def available_epochs(run_dir: str | os.PathLike) -> list[int]:
     """Epochs whose generator weights a run folder still holds (kept, last and best)."""
-    checkpoints = Path(run_dir) / "checkpoints"
+    checkpoints = RunFolder(run_dir).checkpoints
     epochs = set(kept_weights(checkpoints)) | set(last_checkpoints(checkpoints))
     best = read_best(checkpoints)
     if best is not None:
@@ -174,7 +150,7 @@ def _from_keras_file(path: Path) -> LoadedGenerator:
         ) from None
     latent_dim = _check_is_generator(model, path)
     distribution = "uniform"
-    config_path = path.parent / "config.json"
+    config_path = RunFolder(path.parent).config
     if config_path.is_file():
         try:
             distribution = json.loads(config_path.read_text()).get(
@@ -206,16 +182,13 @@ def _check_is_generator(model: keras.Model, path: Path) -> int:
 
 def _from_run(run_dir: Path, checkpoint: str) -> LoadedGenerator:
     config = TrainConfig.load(run_dir)
-    checkpoints = run_dir / "checkpoints"
-    generator = build_generator(
-        image_size=config.image_size,
-        channels=config.channels,
-        latent_dim=config.latent_dim,
-        filters=config.filters,
-        leaky_slope=config.leaky_slope,
-        init_stddev=config.init_stddev,
-        dtype=config.dtype_policy,
-    )
+    folder = RunFolder(run_dir)
+    checkpoints = folder.checkpoints
+    generator = generator_for(config)
+    averaged = config.ema > 0  # sample from the moving average, as the run's grids did
+
+    def restore(prefix) -> None:
+        restore_generator(generator, prefix, averaged=averaged)
 
     def loaded(source: str, epoch: int | None) -> LoadedGenerator:
         return LoadedGenerator(
@@ -226,10 +199,10 @@ def _from_run(run_dir: Path, checkpoint: str) -> LoadedGenerator:
         last = last_checkpoints(checkpoints)
         if last:
             epoch, prefix = list(last.items())[-1]
-            restore_generator(generator, prefix)
+            restore(prefix)
             return loaded(f"{run_dir} checkpoint last (epoch {epoch})", epoch)
-        if (run_dir / "generator.keras").is_file():
-            found = _from_keras_file(run_dir / "generator.keras")
+        if folder.generator_model.is_file():
+            found = _from_keras_file(folder.generator_model)
             return LoadedGenerator(
                 found.model, found.latent_dim, config.latent_distribution, found.source
             )
@@ -241,7 +214,7 @@ def _from_run(run_dir: Path, checkpoint: str) -> LoadedGenerator:
                 f"{run_dir} has no best checkpoint: it is written at evaluation epochs "
                 f"(--eval-every, {config.eval_every or 'off'} in this run); use --checkpoint last"
             )
-        restore_generator(generator, best["checkpoint"])
+        restore(best["checkpoint"])
         epoch = int(best["epoch"])
         return loaded(f"{run_dir} checkpoint best (epoch {epoch}, SWD {best['swd']:.4g})", epoch)
     try:
@@ -261,7 +234,7 @@ def _from_run(run_dir: Path, checkpoint: str) -> LoadedGenerator:
     best = read_best(checkpoints)
     prefix = last.get(epoch) or (best["checkpoint"] if best and best["epoch"] == epoch else None)
     if prefix is not None:
-        restore_generator(generator, prefix)
+        restore(prefix)
         return loaded(f"{run_dir} checkpoint of epoch {epoch}", epoch)
     have = available_epochs(run_dir)
     listed = ", ".join(map(str, have)) if have else "none"

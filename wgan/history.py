@@ -1,4 +1,9 @@
-"""``metrics.csv``: one row per epoch, appended as training goes, so a crash keeps the rows."""
+"""``metrics.csv``: one row per epoch, appended as training goes, so a crash keeps the rows.
+
+The columns are ``epoch, step``, the model's metrics (their names come from its parts, see
+``wgan.gan.GAN.metric_names``), ``seconds`` and ``swd``. This module is the one reader of the
+file; it imports no TensorFlow, so the sonification can use it.
+"""
 
 from __future__ import annotations
 
@@ -9,29 +14,40 @@ from pathlib import Path
 
 from wgan.io import write_text
 
-COLUMNS = (
-    "epoch",
-    "step",
-    "critic_loss",
-    "critic_real",
-    "critic_fake",
-    "generator_loss",
-    "wasserstein_estimate",
+BEFORE = ("epoch", "step")
+AFTER = (
     "seconds",
     "swd",  # sliced Wasserstein distance of the samples; empty on epochs without evaluation
 )
+BOOKKEEPING = (*BEFORE, *AFTER)
+
+
+def columns_for(metric_names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The header of a run's metrics.csv, given its model's metric names."""
+    return (*BEFORE, *metric_names, *AFTER)
+
+
+def read_table(path: str | os.PathLike) -> tuple[list[str], list[dict[str, float]]]:
+    """(header, rows as dicts of floats: NaN for empty or unparsable cells); ([], []) for a
+    missing file. Raises OSError, UnicodeDecodeError or csv.Error for an unreadable one."""
+    path = Path(path)
+    if not path.exists():
+        return [], []
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        rows = [{key: _to_float(value) for key, value in row.items() if key} for row in reader]
+        header = [name for name in (reader.fieldnames or []) if name]
+    return header, rows
 
 
 def read_metrics(path: str | os.PathLike) -> list[dict[str, float]]:
     """Rows as dicts of floats (NaN for empty or unparsable cells); [] for a missing file."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    rows = []
-    with path.open(newline="") as f:
-        for row in csv.DictReader(f):
-            rows.append({key: _to_float(value) for key, value in row.items() if key})
-    return rows
+    return read_table(path)[1]
+
+
+def metric_columns(header: list[str]) -> list[str]:
+    """The model's metric columns of a metrics.csv header (bookkeeping columns left out)."""
+    return [name for name in header if name not in BOOKKEEPING]
 
 
 def _to_float(value: str | None) -> float:
@@ -41,7 +57,7 @@ def _to_float(value: str | None) -> float:
         return math.nan
 
 
-def append_row(path: str | os.PathLike, row: dict, columns: tuple[str, ...] = COLUMNS) -> None:
+def append_row(path: str | os.PathLike, row: dict, columns: tuple[str, ...]) -> None:
     """Append one row (writing the header first for a new file) and push it to disk."""
     path = Path(path)
     new = not path.exists() or path.stat().st_size == 0

@@ -5,11 +5,13 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from wgan.constraints import ClipConstraint
 from wgan.convolution import Conv2D
 from wgan.errors import ConfigError
-from wgan.normalization import FusedBatchNormalization
+from wgan.normalization import FusedBatchNormalization, LayerNormalization
 from wgan.shapes import CHANNELS, base_size, n_blocks
+from wgan.spectral import Dense
+
+NORMS = ("batch", "layer", "none")
 
 
 def _check_channels(channels: int) -> None:
@@ -17,27 +19,52 @@ def _check_channels(channels: int) -> None:
         raise ConfigError(f"channels must be 1, 3 or 4, got {channels}")
 
 
+def _check_norm(norm: str) -> None:
+    if norm not in NORMS:
+        raise ConfigError(f"--norm must be one of {', '.join(NORMS)}, got {norm!r}")
+
+
+def _normalization(norm: str, name: str, init_stddev: float, dtype):
+    """The normalisation layer after a convolution, or None for ``norm="none"``.
+
+    "batch" is the fused batch norm (DCGAN's choice, and the WGAN paper's); "layer" is this
+    package's layer norm, whose second derivatives are exact, for gradient-penalty critics.
+    """
+    if norm == "batch":
+        return FusedBatchNormalization(
+            gamma_initializer=keras.initializers.RandomNormal(1.0, init_stddev),
+            dtype=dtype,
+            name=f"bn_{name}",
+        )
+    if norm == "layer":
+        return LayerNormalization(dtype=dtype, name=f"ln_{name}")
+    return None
+
+
 def build_critic(
     image_size: int = 64,
     channels: int = 3,
-    clip_value: float = 0.01,
     filters: int = 64,
     leaky_slope: float = 0.2,
     init_stddev: float = 0.02,
+    norm: str = "batch",
+    spectral_norm: bool = False,
     dtype: str | None = None,
 ) -> keras.Model:
-    """Conv(4, stride 2) -> BatchNorm (not in the first block) -> LeakyReLU, then a linear score.
+    """Conv(4, stride 2) -> norm (not in the first block) -> LeakyReLU, then a linear score.
 
-    Every trainable weight (kernels, biases, BatchNorm scale and offset) carries a
-    :class:`ClipConstraint`, as the paper's algorithm clips all critic parameters. The output is
-    linear: a critic scores, it does not classify, so a sigmoid would break the
-    Wasserstein estimate. ``dtype`` is a Keras dtype policy such as ``"mixed_bfloat16"``; the
-    score stays float32.
+    The output is linear: a critic scores, and the losses that need a probability take the
+    score as a logit, so a sigmoid here would break the Wasserstein estimate and the log-loss's
+    precision alike. ``norm`` is "batch", "layer" or "none" (a gradient penalty needs "layer" or
+    "none"); ``spectral_norm`` divides every kernel by its largest singular value (Miyato et al.
+    2018). Clipping is not built in: it is a penalty part (``wgan.penalties.WeightClip``).
+    ``dtype`` is a Keras dtype policy such as ``"mixed_bfloat16"``; the score stays float32.
     """
     _check_channels(channels)
+    _check_norm(norm)
     blocks = n_blocks(image_size)
-    clip = ClipConstraint(clip_value)
     init = keras.initializers.RandomNormal(0.0, init_stddev)
+    sn = {"spectral_norm": True} if spectral_norm else {}
     inputs = keras.Input((image_size, image_size, channels), name="image")
     x = inputs
     for i in range(blocks):
@@ -47,39 +74,18 @@ def build_critic(
             strides=2,
             padding="same",
             kernel_initializer=init,
-            kernel_constraint=clip,
-            bias_constraint=clip,
             dtype=dtype,
             name=f"conv_{i}",
+            **sn,
         )(x)
-        if i > 0:
-            x = FusedBatchNormalization(
-                gamma_initializer=keras.initializers.RandomNormal(1.0, init_stddev),
-                gamma_constraint=clip,
-                beta_constraint=clip,
-                dtype=dtype,
-                name=f"bn_{i}",
-            )(x)
+        normalization = _normalization(norm, str(i), init_stddev, dtype) if i > 0 else None
+        if normalization is not None:
+            x = normalization(x)
         x = layers.LeakyReLU(leaky_slope, dtype=dtype, name=f"lrelu_{i}")(x)
     x = layers.Flatten(dtype=dtype, name="flatten")(x)
-    score = layers.Dense(
-        1,
-        kernel_initializer=init,
-        kernel_constraint=clip,
-        bias_constraint=clip,
-        dtype="float32",
-        name="score",
-    )(x)
-    critic = keras.Model(inputs, score, name="critic")
-    clip_weights(critic)
-    return critic
-
-
-def clip_weights(model: keras.Model) -> None:
-    """Apply each weight's constraint once: the paper clips before the first critic update too."""
-    for w in model.trainable_weights:
-        if w.constraint is not None:
-            w.assign(w.constraint(w))
+    dense = Dense if spectral_norm else layers.Dense
+    score = dense(1, kernel_initializer=init, dtype="float32", name="score", **sn)(x)
+    return keras.Model(inputs, score, name="critic")
 
 
 def build_generator(
@@ -89,42 +95,60 @@ def build_generator(
     filters: int = 64,
     leaky_slope: float = 0.2,
     init_stddev: float = 0.02,
+    norm: str = "batch",
+    spectral_norm: bool = False,
     dtype: str | None = None,
 ) -> keras.Model:
-    """Latent vector -> Dense -> 4x4 (or 7x7) map -> (UpSampling + Conv + BN + LeakyReLU)* -> tanh.
+    """Latent -> Dense -> 4x4 (or 7x7) map -> (UpSampling + Conv + norm + LeakyReLU)* -> tanh.
 
     Widths mirror the critic (8*filters at the smallest map, halving per block), and the tanh
-    output matches real images scaled to [-1, 1]. The images come out float32 under any policy.
+    output matches real images scaled to [-1, 1]. Every preset keeps batch norm here (DCGAN's
+    generator); ``norm`` and ``spectral_norm`` mean what they mean for the critic. The images
+    come out float32 under any policy.
     """
     _check_channels(channels)
+    _check_norm(norm)
     if latent_dim < 1:
         raise ConfigError(f"latent_dim must be at least 1, got {latent_dim}")
     blocks = n_blocks(image_size)
     base = base_size(image_size)
     init = keras.initializers.RandomNormal(0.0, init_stddev)
     gamma_init = keras.initializers.RandomNormal(1.0, init_stddev)
+    dense, conv, sn = layers.Dense, layers.Conv2D, {}
+    if spectral_norm:
+        dense, conv, sn = Dense, Conv2D, {"spectral_norm": True}
+
+    def normalize(x, name: str):
+        if norm == "batch":  # one shared initializer, as the networks were first written
+            return FusedBatchNormalization(
+                gamma_initializer=gamma_init, dtype=dtype, name=f"bn_{name}"
+            )(x)
+        layer = _normalization(norm, name, init_stddev, dtype)
+        return x if layer is None else layer(x)
+
     width = filters * 2 ** (blocks - 1)
     inputs = keras.Input((latent_dim,), name="latent")
-    x = layers.Dense(base * base * width, kernel_initializer=init, dtype=dtype, name="project")(
+    x = dense(base * base * width, kernel_initializer=init, dtype=dtype, name="project", **sn)(
         inputs
     )
     x = layers.Reshape((base, base, width), dtype=dtype, name="reshape")(x)
-    x = FusedBatchNormalization(gamma_initializer=gamma_init, dtype=dtype, name="bn_project")(x)
+    x = normalize(x, "project")
     x = layers.LeakyReLU(leaky_slope, dtype=dtype, name="lrelu_project")(x)
     for i in range(blocks):
         x = layers.UpSampling2D(2, dtype=dtype, name=f"up_{i}")(x)
-        x = layers.Conv2D(
+        x = conv(
             max(width // 2 ** (i + 1), 1),
             3,
             padding="same",
             kernel_initializer=init,
             dtype=dtype,
             name=f"conv_{i}",
+            **sn,
         )(x)
-        x = FusedBatchNormalization(gamma_initializer=gamma_init, dtype=dtype, name=f"bn_{i}")(x)
+        x = normalize(x, str(i))
         x = layers.LeakyReLU(leaky_slope, dtype=dtype, name=f"lrelu_{i}")(x)
-    x = layers.Conv2D(
-        channels, 3, padding="same", kernel_initializer=init, dtype=dtype, name="to_image"
+    x = conv(
+        channels, 3, padding="same", kernel_initializer=init, dtype=dtype, name="to_image", **sn
     )(x)
     images = layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(inputs, images, name="generator")

@@ -19,14 +19,14 @@ from wgan.errors import WganError
 
 log = logging.getLogger(__name__)
 
-LOSS_KEYS = ("critic_loss", "critic_real", "critic_fake", "generator_loss", "wasserstein_estimate")
 FLAT_RELATIVE = 0.002  # "flat": spread under 0.2% of their size (healthy demo runs: >= 0.7%)
 COLLAPSED_RELATIVE = 0.02  # "collapsed": |loss| below 2% of the largest |loss| before the window
 ZERO_ABSOLUTE = 1e-8  # "stuck at zero": |loss| below this (float32 round-off around 0)
 
 
 class NonFiniteLossError(WganError):
-    """A loss or a weight became NaN or infinite; training stopped before saving it."""
+    """A metric (a loss, a penalty) or a weight became NaN or infinite; training stopped
+    before saving it."""
 
     def __init__(self, epoch: int, what: str, value: float, last_good_epoch: int, where: str):
         self.epoch, self.what, self.value = epoch, what, value
@@ -37,7 +37,7 @@ class NonFiniteLossError(WganError):
             kept = "no epoch finished cleanly, so there is no checkpoint to keep"
         super().__init__(
             f"training stopped at epoch {epoch}: {what} is {value}; {kept}. "
-            "A lower --lr or --clip usually prevents this"
+            "A lower --lr (or --clip, with weight clipping) usually prevents this"
         )
 
 
@@ -53,8 +53,9 @@ class StopOnNonFinite(keras.callbacks.Callback):
         self.state = state
 
     def on_epoch_end(self, epoch, logs=None):
-        found = non_finite_loss(logs or {}) or non_finite_weight(
-            (self.model.critic, self.model.generator)
+        model = self.model
+        found = non_finite_loss(logs or {}, model.metric_names) or non_finite_weight(
+            {id(m): m for m in (model.critic, model.generator, model.sampler)}.values()
         )
         if found:
             what, value = found
@@ -62,9 +63,10 @@ class StopOnNonFinite(keras.callbacks.Callback):
             raise NonFiniteLossError(epoch + 1, what, value, last, str(self.state.directory))
 
 
-def non_finite_loss(logs: dict) -> tuple[str, float] | None:
-    """(name, value) of the first NaN or infinite loss in ``logs``, else None."""
-    for key in LOSS_KEYS:
+def non_finite_loss(logs: dict, names: Sequence[str]) -> tuple[str, float] | None:
+    """(name, value) of the first NaN or infinite metric of ``names`` in ``logs`` (losses and
+    penalties alike), else None."""
+    for key in names:
         if key in logs and not math.isfinite(float(logs[key])):
             return key, float(logs[key])
     return None
@@ -143,7 +145,7 @@ class FlatCriticWarning(keras.callbacks.Callback):
         if reason and not self.warned:
             log.warning(
                 "epoch %d: %s: likely a failed run, not a slow one. Look at the newest sample "
-                "grid; if it stopped changing, restart with another --lr or --clip",
+                "grid; if it stopped changing, restart with another --lr or --preset",
                 epoch + 1,
                 reason,
             )

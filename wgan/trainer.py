@@ -1,16 +1,27 @@
-"""Train a WGAN into a run folder that explains itself."""
+"""Train a GAN into a run folder that explains itself.
+
+``start_run`` does everything up to the first iteration (run folder, images, config.json, the
+model, the checkpoint to resume from, the plan); ``Session.fit`` trains. A script only chooses
+the settings, calls these two and prints what they return.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
+import math
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from wgan.build import build_gan
 from wgan.callbacks import (
     EvaluateSWD,
     KeepGenerator,
@@ -22,51 +33,21 @@ from wgan.callbacks import (
     write_samples,
 )
 from wgan.checkpoint import TrainingState
-from wgan.config import TrainConfig
-from wgan.data import make_dataset
+from wgan.config import RUN_FORMAT, TrainConfig, package_versions, resolve_precision
+from wgan.data import make_dataset, steps_per_epoch
+from wgan.errors import ConfigError
 from wgan.evaluation import SWDEvaluator
-from wgan.gan import WGAN
+from wgan.gan import GAN
 from wgan.generate import latent_noise
 from wgan.grids import make_grid
 from wgan.history import read_metrics, truncate_after
-from wgan.io import atomic_path, save_png
-from wgan.models import build_critic, build_generator
+from wgan.io import atomic_path, make_writable_folder, save_png, write_json
 from wgan.monitor import FlatCriticWarning, StopOnNonFinite
+from wgan.run_folder import RunFolder
+from wgan.schedules import make_schedule
+from wgan.sources import load_training_data
 
 log = logging.getLogger(__name__)
-
-
-def build_wgan(config: TrainConfig, steps_per_execution: int = 1) -> WGAN:
-    """Critic, generator and composite, compiled with RMSprop as the paper prescribes.
-
-    Call inside a ``tf.distribute`` strategy's scope to train on several devices.
-    ``steps_per_execution`` runs that many generator iterations per compiled call.
-    """
-    common = {
-        "image_size": config.image_size,
-        "channels": config.channels,
-        "filters": config.filters,
-        "leaky_slope": config.leaky_slope,
-        "init_stddev": config.init_stddev,
-        "dtype": config.dtype_policy,
-    }
-    critic = build_critic(clip_value=config.clip, **common)
-    generator = build_generator(latent_dim=config.latent_dim, **common)
-    model = WGAN(
-        critic,
-        generator,
-        latent_dim=config.latent_dim,
-        n_critic=config.n_critic,
-        latent_distribution=config.latent_distribution,
-        warmup=config.warmup,
-        seed=config.seed,
-    )
-    model.compile(
-        critic_optimizer=keras.optimizers.RMSprop(config.lr),
-        generator_optimizer=keras.optimizers.RMSprop(config.lr),
-        steps_per_execution=steps_per_execution,
-    )
-    return model
 
 
 def fixed_noise(config: TrainConfig) -> np.ndarray:
@@ -76,6 +57,90 @@ def fixed_noise(config: TrainConfig) -> np.ndarray:
     )
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What this session trains: from (first_epoch, first_step) done to (last_epoch, last_step).
+
+    With ``iterations`` set, the last epoch may be partial: it stops at ``last_step`` and is
+    written like any other epoch.
+    """
+
+    steps_per_epoch: int
+    first_epoch: int
+    last_epoch: int
+    first_step: int
+    last_step: int
+
+    @property
+    def iterations(self) -> int:
+        return self.last_step - self.first_step
+
+
+def make_plan(config: TrainConfig, steps: int, first_epoch: int, first_step: int) -> Plan:
+    if config.iterations:
+        last_step = max(config.iterations, first_step)
+        last_epoch = first_epoch + math.ceil((last_step - first_step) / steps)
+    else:
+        last_epoch = max(config.epochs, first_epoch)
+        last_step = first_step + (last_epoch - first_epoch) * steps
+    return Plan(steps, first_epoch, last_epoch, first_step, last_step)
+
+
+class StopAtStep(keras.callbacks.Callback):
+    """End training after the iteration that reaches ``last_step`` (``--iterations``)."""
+
+    def __init__(self, first_step: int, last_step: int):
+        super().__init__()
+        self.step, self.last_step = first_step, last_step
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if self.step >= self.last_step:
+            self.model.stop_training = True
+
+
+@dataclass
+class Session:
+    """A run ready to train: its folder, data, model, restored state and plan."""
+
+    config: TrainConfig
+    folder: RunFolder
+    images: np.ndarray
+    model: GAN
+    state: TrainingState
+    plan: Plan
+    notes: list[str] = field(default_factory=list)
+
+    def fit(self, callbacks: Sequence[keras.callbacks.Callback] = ()) -> GAN:
+        """Train the plan, writing the run folder epoch by epoch; save the final networks.
+
+        Raises ``wgan.monitor.NonFiniteLossError`` when a metric or weight turns NaN or
+        infinite; the files of the last good epoch are then left as they were (no ``.keras``
+        is written). Logs a warning when the critic loss looks stuck.
+        """
+        config, plan, model, folder = self.config, self.plan, self.model, self.folder
+        if plan.last_epoch > plan.first_epoch:
+            # A new shuffle seed per resume, so a resumed run does not replay epoch 1's order.
+            dataset = make_dataset(
+                self.images, config.batch_size, model.schedule.real_batches,
+                seed=config.seed + plan.first_epoch,
+            )  # fmt: skip
+            stop = [StopAtStep(plan.first_step, plan.last_step)] if config.iterations else []
+            model.fit(
+                dataset,
+                epochs=plan.last_epoch,
+                initial_epoch=plan.first_epoch,
+                verbose=0,
+                shuffle=False,
+                callbacks=[*_run_callbacks(self), *stop, *callbacks],
+            )
+        elif not folder.has_epoch_grids():
+            write_samples(model.sampler, self.state.noise, folder, plan.last_epoch)
+        save_model(model.sampler, folder.generator_model)
+        save_model(model.critic, folder.critic_model)
+        return model
+
+
 def train(
     config: TrainConfig,
     images: np.ndarray,
@@ -83,78 +148,188 @@ def train(
     resume: bool = False,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     strategy: tf.distribute.Strategy | None = None,
-) -> WGAN:
-    """Train on uint8 ``images`` (N, H, W, C) and write every output into ``run_dir``.
+) -> GAN:
+    """Train on uint8 ``images`` (N, H, W, C) into ``run_dir`` (config.json written by the
+    caller, or not at all); with ``resume``, continue after the last checkpointed epoch."""
+    return open_session(config, images, RunFolder(run_dir), resume, strategy).fit(callbacks)
 
-    With ``resume``, training continues after the last checkpointed epoch; rows that
-    ``metrics.csv`` gained after that checkpoint are dropped first, so no epoch is doubled.
 
-    Raises ``wgan.monitor.NonFiniteLossError`` when a loss or weight turns NaN or infinite;
-    the files of the last good epoch are then left as they were (no ``.keras`` is written).
-    Logs a warning when the critic loss looks stuck (``wgan.monitor.flat_critic_loss``).
+def open_session(
+    config: TrainConfig,
+    images: np.ndarray,
+    folder: RunFolder,
+    resume: bool = False,
+    strategy: tf.distribute.Strategy | None = None,
+    record: Mapping[str, object] | None = None,
+) -> Session:
+    """Build the model (inside ``strategy``'s scope), restore the newest checkpoint when
+    resuming, and plan the epochs. With ``record``, config.json is written first: the resolved
+    config, the model's metric names and ``record``'s entries (versions, command, ...).
+
+    Rows that ``metrics.csv`` gained after the restored checkpoint are dropped, so no epoch
+    is doubled.
     """
-    run_dir = Path(run_dir)
-    images_dir = run_dir / "images"
-    metrics_path = run_dir / "metrics.csv"
-    images_dir.mkdir(parents=True, exist_ok=True)
+    batches = make_schedule(config.schedule, config.n_critic, config.margin).real_batches
+    steps = steps_per_epoch(len(images), config.batch_size, batches)
+    if steps == 0:
+        raise ConfigError(
+            f"{len(images)} images are fewer than the {config.batch_size * batches} one "
+            f"iteration takes ({batches} real batches of --batch-size {config.batch_size}); "
+            "lower --batch-size or --n-critic, or use more images"
+        )
+    folder.images.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
-        model = build_wgan(config)
-        state = TrainingState(model, fixed_noise(config), run_dir / "checkpoints")
-    initial_epoch = state.restore() if resume else 0
+        model = build_gan(config)
+        state = TrainingState(model, fixed_noise(config), folder.checkpoints)
+    if config.iterations and not resume:
+        config.epochs = math.ceil(config.iterations / steps)
+    if record is not None:
+        write_json(folder.config, _config_record(config, model, steps, record))
+    first_epoch = state.restore() if resume else 0
+    first_step = int(model.train_iterations.numpy())
     if resume:
-        dropped = truncate_after(metrics_path, initial_epoch)
+        dropped = truncate_after(folder.metrics, first_epoch)
         if dropped:
             log.info("dropped %d metrics rows written after the last checkpoint", dropped)
-    if not (images_dir / "real.png").exists():
-        save_png(images_dir / "real.png", make_grid(images[: config.grid_samples]))
+    if not folder.real_grid.exists():
+        save_png(folder.real_grid, make_grid(images[: config.grid_samples]))
+    plan = make_plan(config, steps, first_epoch, first_step)
+    return Session(config, folder, images, model, state, plan)
 
-    if initial_epoch < config.epochs:
-        # A new shuffle seed per resume, so a resumed run does not replay epoch 1's order.
-        dataset = make_dataset(
-            images, config.batch_size, config.n_critic, seed=config.seed + initial_epoch
+
+def _config_record(config: TrainConfig, model: GAN, steps: int, record: Mapping) -> dict:
+    values = config.to_dict()
+    values["precision"] = resolve_precision(config.precision)
+    return {
+        **values,
+        "steps_per_epoch": steps,
+        "metrics": {
+            "names": list(model.metric_names),
+            "headline": list(model.headline_metrics),
+            "labels": model.metric_labels,
+        },
+        "run_format": RUN_FORMAT,
+        **record,
+    }
+
+
+def start_run(
+    config: TrainConfig,
+    *,
+    run_dir: str | os.PathLike | None = None,
+    runs_dir: str | os.PathLike = "runs",
+    resume: bool = False,
+    data: str | None = None,
+    default_data: str | os.PathLike = "celeba-dataset",
+    cache_dir: str | os.PathLike | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    strategy: tf.distribute.Strategy | None = None,
+) -> Session:
+    """Everything before the first iteration: the run folder (a new one never overwrites
+    another run; nothing is left behind when this fails), the images, config.json, the model
+    and, with ``resume``, its restored state. ``run_dir`` defaults to ``runs_dir/<date-time>``.
+    """
+    if resume:
+        folder = RunFolder(run_dir)
+        created = False
+    else:
+        folder, created = _new_run_folder(run_dir, runs_dir)
+    try:
+        loaded = load_training_data(
+            config, None if resume else data, default_data, cache_dir, progress
         )
-        model.fit(
-            dataset,
-            epochs=config.epochs,
-            initial_epoch=initial_epoch,
-            verbose=0,
-            shuffle=False,
-            callbacks=[*_run_callbacks(config, model, state, images, run_dir), *callbacks],
+        config.data, config.n_images = loaded.source, int(len(loaded.images))
+        config.precision = resolve_precision(config.precision)
+        record = {
+            "versions": package_versions(),
+            "command": " ".join(sys.argv),
+            "started": dt.datetime.now().isoformat(timespec="seconds"),
+        }
+        session = open_session(config, loaded.images, folder, resume, strategy, record)
+    except BaseException:
+        if created:
+            _discard(folder.path)
+        raise
+    session.notes = loaded.notes
+    return session
+
+
+def _new_run_folder(run_dir, runs_dir) -> tuple[RunFolder, bool]:
+    path = Path(run_dir) if run_dir else Path(runs_dir) / dt.datetime.now().strftime(
+        "%Y%m%d-%H%M%S"
+    )
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise ConfigError(
+            f"--run-dir {path} already holds files; use --resume {path} or a new folder"
         )
-    elif not any(images_dir.glob("epoch_*.png")):
-        write_samples(model.generator, state.noise, images_dir, f"epoch_{config.epochs:04d}")
-    save_model(model.generator, run_dir / "generator.keras")
-    save_model(model.critic, run_dir / "critic.keras")
-    return model
+    created = not path.exists()
+    try:
+        make_writable_folder(path)
+    except OSError as err:
+        raise ConfigError(
+            f"--run-dir {path} is not writable ({err.strerror}); choose another folder"
+        ) from None
+    return RunFolder(path), created
 
 
-def _run_callbacks(
-    config: TrainConfig, model: WGAN, state: TrainingState, images: np.ndarray, run_dir: Path
-) -> list[keras.callbacks.Callback]:
+def _discard(path: Path) -> None:
+    """Take back a run folder this call made, with what it wrote (nothing was trained yet)."""
+    import shutil
+
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def resume_config(run_dir: str | os.PathLike, changes: Mapping[str, object]) -> TrainConfig:
+    """The config of the run in ``run_dir``, with ``changes`` to how long it trains (epochs,
+    iterations). A folder written before the current run format cannot be resumed."""
+    folder = RunFolder(run_dir)
+    if not folder.config.is_file():
+        raise ConfigError(
+            f"--resume {run_dir}: no config.json there; give a folder made by train.py"
+        )
+    try:
+        recorded = json.loads(folder.config.read_text()).get("run_format", 1)
+    except (OSError, json.JSONDecodeError, AttributeError) as err:
+        raise ConfigError(f"{folder.config} cannot be read ({err}); it cannot be resumed") from None
+    if recorded != RUN_FORMAT:
+        raise ConfigError(
+            f"--resume {run_dir}: this run was written by an older wgan (run format {recorded}, "
+            f"now {RUN_FORMAT}) and cannot be resumed; start a new run (generate.py and "
+            "sonify.py still read it)"
+        )
+    config = TrainConfig.load(run_dir)
+    for name, value in changes.items():
+        setattr(config, name, value)
+    return config.validate()
+
+
+def _run_callbacks(session: Session) -> list[keras.callbacks.Callback]:
     """The callbacks that write the run folder, in the order each epoch needs them.
 
     The NaN check goes first, so a broken epoch reaches no file; the SWD goes into the logs
     before the CSV row and the best checkpoint read it; ``last`` is saved once all is written.
     """
-    metrics_path = run_dir / "metrics.csv"
-    evaluating = config.eval_every > 0
-    history = [row.get("critic_loss", np.nan) for row in read_metrics(metrics_path)]
+    config, folder, state = session.config, session.folder, session.state
+    last_epoch = session.plan.last_epoch
+    history = [row.get("critic_loss", np.nan) for row in read_metrics(folder.metrics)]
     found = [
         StopOnNonFinite(state),
-        MetricsCSV(metrics_path),
-        SampleGrid(run_dir / "images", state.noise, config.sample_every, config.epochs),
-        LossPlot(metrics_path, run_dir / "loss.png"),
-        KeepGenerator(state.directory, config.keep_every, config.eval_every, config.epochs),
+        MetricsCSV(folder.metrics),
+        SampleGrid(folder, state.noise, config.sample_every, last_epoch),
+        LossPlot(folder.metrics, folder.loss_plot),
+        KeepGenerator(state.directory, config.keep_every, config.eval_every, last_epoch),
         SaveBest(state),
         SaveCheckpoint(state),
     ]
-    if evaluating:
+    if config.eval_every > 0:
         evaluator = SWDEvaluator(
-            images, config.eval_samples, config.latent_dim, config.latent_distribution, config.seed
-        )
-        found.insert(1, EvaluateSWD(evaluator, config.eval_every, config.epochs))
+            session.images, config.eval_samples, config.latent_dim, config.latent_distribution,
+            config.seed,
+        )  # fmt: skip
+        found.insert(1, EvaluateSWD(evaluator, config.eval_every, last_epoch))
     if config.flat_patience:
         found.insert(-1, FlatCriticWarning(config.flat_patience, history))
     return found

@@ -22,18 +22,22 @@ from wgan.sonification.images import (
     soundscape,
 )
 from wgan.sonification.losses import (
-    SERIES,
     Metrics,
     describe_series,
     read_metrics,
     series_notes,
     value_frequencies,
 )
-from wgan.sonification.runs import epoch_folders, newest_run, parse_epochs, sample_files
+from wgan.sonification.runs import (
+    epoch_folders,
+    heard_series,
+    newest_run,
+    parse_epochs,
+    sample_files,
+)
 from wgan.sonification.speech import Narrator, SpeechUnavailableError, speech_available
 
 __all__ = [
-    "SERIES",
     "Mapping",
     "Metrics",
     "Narrator",
@@ -44,6 +48,7 @@ __all__ = [
     "epoch_facts",
     "epoch_folders",
     "export",
+    "heard_series",
     "ffmpeg_available",
     "images_audio",
     "join",

@@ -15,7 +15,6 @@ import numpy as np
 from wgan.sonification.audio import AudioSegment, click, join, silence, stereo, to_segment
 from wgan.sonification.images import Mapping, mean_brightness, soundscape
 from wgan.sonification.losses import (
-    SERIES,
     Metrics,
     describe_series,
     reference_tones,
@@ -42,16 +41,20 @@ def legend(mapping: Mapping = DEFAULT_MAPPING) -> str:
     )
 
 
+#: How many of the heard series an image's announcement speaks (the first, most telling ones).
+FACTS = 2
+
+
 def epoch_facts(metrics: Metrics | None, epoch: int) -> str:
-    """Critic loss and Wasserstein estimate of one epoch, as a sentence ('' when unknown)."""
+    """The first ``FACTS`` heard series at one epoch, as a sentence ('' when unknown)."""
     if metrics is None:
         return ""
     facts = []
-    for name in ("critic_loss", "wasserstein_estimate"):
+    for name, label in list(metrics.heard.items())[:FACTS]:
         if name in metrics.columns:
             factor, unit = spoken_scale(metrics.series(name))
             number = spoken_number(metrics.at_epoch(name, epoch), factor)
-            facts.append(f"{SERIES[name]} {number}{' ' + unit if unit else ''}")
+            facts.append(f"{label} {number}{' ' + unit if unit else ''}")
     return (", ".join(facts) + ".") if facts else ""
 
 
@@ -113,7 +116,7 @@ def losses_audio(
     sample_rate: int = 44100,
     narrator: Narrator | None = None,
 ) -> AudioSegment:
-    """Each loss series: name, low and high reference tones, one note per epoch, then a summary.
+    """Each heard series: name, low and high reference tones, one note per epoch, a summary.
 
     Notes pan from left to right as the epochs go by; a hiss stands for a NaN or missing value.
     """
@@ -122,7 +125,7 @@ def losses_audio(
     epochs = metrics.epochs
     n = len(epochs)
     series = []
-    for name, label in SERIES.items():
+    for name, label in metrics.heard.items():
         values = metrics.series(name)
         parts = [click(sample_rate)]
         if narrator is not None:

@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from wgan.errors import DataError
-
-#: Series of metrics.csv that are heard, in this order, with the name spoken before each.
-SERIES = {
-    "critic_loss": "critic loss",
-    "wasserstein_estimate": "Wasserstein estimate",
-    "generator_loss": "generator loss",
-}
+from wgan.history import metric_columns, read_table
 #: Pitch of the lowest and the highest value of a series (two octaves).
 FMIN, FMAX = 220.0, 880.0
 #: Shortest and longest note; long runs get short notes so a series lasts about SERIES_SECONDS.
@@ -35,10 +29,17 @@ NOTE_PEAK = 0.15
 
 @dataclass(frozen=True)
 class Metrics:
-    """Columns of metrics.csv as float arrays (NaN where a value is empty or not a number)."""
+    """Columns of metrics.csv as float arrays (NaN where a value is empty or not a number), and
+    the series to hear, in order, with the name spoken for each.
+
+    Which series are heard is the run's choice, not this module's: the model's headline
+    metrics as recorded in config.json (see ``wgan.sonification.runs.heard_series``), or every
+    metric column of the file when it comes without a run.
+    """
 
     path: Path
     columns: dict[str, np.ndarray]
+    heard: dict[str, str] = field(default_factory=dict)
 
     @property
     def epochs(self) -> np.ndarray:
@@ -61,28 +62,25 @@ class Metrics:
         return float(self.series(name)[rows[-1]]) if rows.size else math.nan
 
 
-def _number(text: str | None) -> float:
-    try:
-        return float(text) if text not in (None, "") else math.nan
-    except ValueError:
-        return math.nan
+def read_metrics(path: str | Path, heard: dict[str, str] | None = None) -> Metrics:
+    """Parse metrics.csv; an empty or header-only file raises `DataError` naming it.
 
-
-def read_metrics(path: str | Path) -> Metrics:
-    """Parse metrics.csv; an empty or header-only file raises `DataError` naming it."""
+    ``heard`` (column -> spoken name) picks the series to hear; by default every metric column,
+    named by its column name.
+    """
     path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no metrics file; was this run made by scripts/train.py?")
     try:
-        with open(path, newline="") as handle:
-            rows = list(csv.DictReader(handle))
-    except FileNotFoundError as err:
-        raise DataError(f"{path}: no metrics file; was this run made by scripts/train.py?") from err
+        header, rows = read_table(path)
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise DataError(f"{path}: cannot read metrics ({err})") from err
     if not rows:
         raise DataError(f"{path}: metrics file has no rows; did training finish an epoch?")
-    names = [name for name in rows[0] if name]
-    columns = {name: np.array([_number(row.get(name)) for row in rows]) for name in names}
-    return Metrics(path=path, columns=columns)
+    columns = {name: np.array([row.get(name, math.nan) for row in rows]) for name in header}
+    if heard is None:
+        heard = {name: name.replace("_", " ") for name in metric_columns(header)}
+    return Metrics(path=path, columns=columns, heard=dict(heard))
 
 
 def value_frequencies(values: np.ndarray, fmin: float = FMIN, fmax: float = FMAX) -> np.ndarray:

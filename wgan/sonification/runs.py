@@ -1,19 +1,18 @@
-"""Finding what to sonify in a run folder written by scripts/train.py.
+"""Finding what to sonify in a run folder written by scripts/train.py (names in wgan.run_folder).
 
-Layout relied on: RUN/images/epoch_0001/sample_00.png ... (the samples of each epoch grid, in
-grid order) and RUN/metrics.csv.
+Layout relied on: the samples of each epoch grid (``images/epoch_0001/sample_00.png`` ...), in
+grid order, ``metrics.csv``, and ``config.json``'s record of which metrics the model reports.
 """
 
 from __future__ import annotations
 
-import re
+import json
 from pathlib import Path
 
 from wgan.errors import ConfigError, DataError
+from wgan.run_folder import RunFolder, sample_files
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
-_EPOCH_DIR = re.compile(r"^epoch_(\d+)$")
-_SAMPLE_FILE = re.compile(r"^sample_(\d+)$")
+__all__ = ["epoch_folders", "heard_series", "newest_run", "parse_epochs", "sample_files"]
 
 
 def newest_run(runs_dir: str | Path) -> Path:
@@ -27,33 +26,31 @@ def newest_run(runs_dir: str | Path) -> Path:
 
 def epoch_folders(run: str | Path) -> dict[int, Path]:
     """Epoch number -> folder of that epoch's individual samples, in epoch order."""
-    images = Path(run) / "images"
-    if not images.is_dir():
+    folder = RunFolder(run)
+    if not folder.images.is_dir():
         raise DataError(
-            f"{images}: no images folder, so {run} is not a run from scripts/train.py; "
+            f"{folder.images}: no images folder, so {run} is not a run from scripts/train.py; "
             f"to hear loose images, pass the files instead (e.g. {Path(run) / '*.png'})"
         )
-    found = {}
-    for path in images.iterdir():
-        match = _EPOCH_DIR.match(path.name)
-        if match and path.is_dir() and sample_files(path):
-            found[int(match.group(1))] = path
+    found = folder.epoch_folders()
     if not found:
         raise DataError(
-            f"{images}: no epoch samples (expected epoch_0001/sample_00.png, ...); "
+            f"{folder.images}: no epoch samples (expected epoch_0001/sample_00.png, ...); "
             "train with --sample-every 1 or pass image files instead"
         )
-    return dict(sorted(found.items()))
+    return found
 
 
-def sample_files(folder: str | Path) -> list[Path]:
-    """The sample images of one epoch folder in grid order."""
-    samples = []
-    for path in Path(folder).iterdir():
-        match = _SAMPLE_FILE.match(path.stem)
-        if match and path.suffix.lower() in IMAGE_SUFFIXES:
-            samples.append((int(match.group(1)), path))
-    return [path for _, path in sorted(samples)]
+def heard_series(run: str | Path) -> dict[str, str] | None:
+    """Metric -> spoken name of the series to hear, as the run's model named them in
+    config.json (its headline metrics, most telling first); None when the run does not say
+    (an older run), and every metric column of metrics.csv is heard instead."""
+    try:
+        recorded = json.loads(RunFolder(run).config.read_text())["metrics"]
+        labels = recorded.get("labels", {})
+        return {name: labels.get(name, name.replace("_", " ")) for name in recorded["headline"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def parse_epochs(spec: str, available: list[int]) -> list[int]:

@@ -1,0 +1,125 @@
+"""The names of everything in a run folder, in one place, and the listings that read them back.
+
+A run folder (``runs/<date-time>/``)::
+
+    config.json                      resolved hyperparameters, metric names, versions, command
+    metrics.csv                      one row per epoch (see wgan.history)
+    loss.png                         the losses and the SWD, redrawn every epoch
+    images/real.png                  a grid of real training images
+    images/epoch_0001.png            the samples of the fixed noise batch after epoch 1 ...
+    images/epoch_0001/sample_00.png  ... and each of them as a file of its own
+    checkpoints/                     last-N.* (the two newest epochs), checkpoint (their index),
+                                     best/best-N.* + best.json, generator/epoch_NNNN.weights.h5
+    generator.keras, critic.keras    the final networks (the averaged generator when EMA is on)
+    audio/                           what scripts/sonify.py writes
+    generated/                       what scripts/generate.py writes by default
+
+Nothing here imports TensorFlow: the sonification reads run folders without it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+CONFIG = "config.json"
+METRICS = "metrics.csv"
+LOSS_PLOT = "loss.png"
+IMAGES = "images"
+REAL_GRID = "real.png"
+CHECKPOINTS = "checkpoints"
+GENERATOR_MODEL = "generator.keras"
+CRITIC_MODEL = "critic.keras"
+AUDIO = "audio"
+GENERATED = "generated"
+# Inside checkpoints/
+LAST_NAME = "last"
+BEST_DIR = "best"
+BEST_JSON = "best.json"
+KEPT_DIR = "generator"
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+_EPOCH = re.compile(r"^epoch_(\d+)$")
+_SAMPLE = re.compile(r"^sample_(\d+)$")
+_KEPT = re.compile(r"^epoch_(\d+)\.weights\.h5$")
+
+
+def epoch_name(epoch: int) -> str:
+    """``epoch_0007``: the name of an epoch's grid and sample folder (1-based, sorts as text)."""
+    return f"epoch_{epoch:04d}"
+
+
+def sample_name(index: int) -> str:
+    return f"sample_{index:02d}.png"
+
+
+class RunFolder:
+    """Paths of one run folder; nothing is created until a writer asks for its path."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    config = property(lambda self: self.path / CONFIG)
+    metrics = property(lambda self: self.path / METRICS)
+    loss_plot = property(lambda self: self.path / LOSS_PLOT)
+    images = property(lambda self: self.path / IMAGES)
+    real_grid = property(lambda self: self.path / IMAGES / REAL_GRID)
+    checkpoints = property(lambda self: self.path / CHECKPOINTS)
+    generator_model = property(lambda self: self.path / GENERATOR_MODEL)
+    critic_model = property(lambda self: self.path / CRITIC_MODEL)
+    audio = property(lambda self: self.path / AUDIO)
+    generated = property(lambda self: self.path / GENERATED)
+
+    def epoch_grid(self, epoch: int) -> Path:
+        return self.images / f"{epoch_name(epoch)}.png"
+
+    def epoch_samples(self, epoch: int) -> Path:
+        return self.images / epoch_name(epoch)
+
+    def epoch_folders(self) -> dict[int, Path]:
+        """Epoch number -> folder of that epoch's samples (those holding any), in epoch order."""
+        found = {}
+        if self.images.is_dir():
+            for path in self.images.iterdir():
+                match = _EPOCH.match(path.name)
+                if match and path.is_dir() and sample_files(path):
+                    found[int(match.group(1))] = path
+        return dict(sorted(found.items()))
+
+    def has_epoch_grids(self) -> bool:
+        return self.images.is_dir() and any(self.images.glob("epoch_*.png"))
+
+    def is_run(self) -> bool:
+        """Whether this looks like a folder train.py wrote (its config or its final model)."""
+        return self.config.is_file() or self.generator_model.is_file()
+
+
+def sample_files(folder: str | os.PathLike) -> list[Path]:
+    """The sample images of one epoch folder, in grid order."""
+    samples = []
+    for path in Path(folder).iterdir():
+        match = _SAMPLE.match(path.stem)
+        if match and path.suffix.lower() in IMAGE_SUFFIXES:
+            samples.append((int(match.group(1)), path))
+    return [path for _, path in sorted(samples)]
+
+
+def kept_weights_path(checkpoints: str | os.PathLike, epoch: int) -> Path:
+    """Where the generator weights kept at ``epoch`` go (``generator/epoch_NNNN.weights.h5``)."""
+    return Path(checkpoints) / KEPT_DIR / f"{epoch_name(epoch)}.weights.h5"
+
+
+def kept_weights(checkpoints: str | os.PathLike) -> dict[int, Path]:
+    """Epoch -> ``.weights.h5`` file of every kept generator, in epoch order."""
+    folder = Path(checkpoints) / KEPT_DIR
+    found = {}
+    if folder.is_dir():
+        for path in folder.iterdir():
+            match = _KEPT.match(path.name)
+            if match:
+                found[int(match.group(1))] = path
+    return dict(sorted(found.items()))
