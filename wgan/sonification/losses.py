@@ -16,6 +16,7 @@ import numpy as np
 
 from wgan.errors import DataError
 from wgan.history import metric_columns, read_table
+
 #: Pitch of the lowest and the highest value of a series (two octaves).
 FMIN, FMAX = 220.0, 880.0
 #: Shortest and longest note; long runs get short notes so a series lasts about SERIES_SECONDS.
