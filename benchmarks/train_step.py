@@ -7,15 +7,19 @@
 
 In one process, variants run in turn, round after round, so that a busy neighbour or a clock
 change hits them all alike; each figure is the median over the rounds after the warm-up ones.
-- float32, bf16: the project's compiled ``train_step`` (``fit``'s own train function), with the
-  Keras float32 and mixed_bfloat16 policies;
+- float32, bf16: the project's compiled ``train_step`` (``fit``'s own train function) for the
+  ``wgan`` preset, with the Keras float32 and mixed_bfloat16 policies;
+- PRESET/PRECISION (default wgan-gp/bf16, dcgan/bf16): the same for other presets, so that what
+  a gradient penalty's second backward pass costs is a measured number;
 - reference: the common tutorial loop (benchmarks/reference.py) doing the same work in float32;
 - peak_float32, peak_bf16: the fastest of two large Conv2D forwards, the ceiling for the above.
 GFLOP per iteration are counted from the layers (benchmarks/flops.py). Then each convolution of
 an iteration is timed alone and the times summed (benchmarks/kernels.py): the most a step could
 do with these kernels, against which the step's own time is set. Then the data pipeline
 (benchmarks/pipeline.py, in a child process so its memory figure is its own) is set against
-what the fastest step consumes. The last line is JSON with every figure, keyed by variant.
+what the fastest step consumes, and the real trainer (benchmarks/trainer.py, a child process:
+tf.data, every run-folder callback) against its bare step. The last line is JSON with every
+figure, keyed by variant.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 from _common import import_wgan, skip_failing_remapper  # noqa: E402  (sets the environment)
 
+PRECISIONS = ("float32", "bf16")
 # Large convolutions whose forward speed is the ceiling: (N, H, W, C) input, filters, kernel.
 PEAK_SHAPES = (((64, 32, 32, 256), 256, 3), ((64, 16, 16, 512), 512, 3))
 PEAK_CALLS = 3  # convolutions per timed peak sample
@@ -62,7 +67,8 @@ def project_step(config, steps_per_execution: int) -> Callable[[], None]:
     from wgan.build import build_gan
 
     model = build_gan(config, steps_per_execution=steps_per_execution)
-    shape = (config.batch_size, config.n_critic, config.image_size, config.image_size, 3)
+    groups = model.schedule.real_batches
+    shape = (config.batch_size, groups, config.image_size, config.image_size, 3)
     batch = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
     model.make_train_function()
@@ -100,33 +106,32 @@ def peak_conv(dtype: str, shape: tuple[int, ...], filters: int, kernel: int) -> 
     return run
 
 
+def variant_name(preset: str, precision: str) -> str:
+    """The wgan preset keeps the plain precision names of earlier results."""
+    return precision if preset == "wgan" else f"{preset}/{precision}"
+
+
 def make_variants(args: argparse.Namespace, size: int) -> list[Variant]:
     from benchmarks.flops import conv_flops, iteration_flops
-    from wgan.config import TrainConfig
-    from wgan.models import build_critic, build_generator
+    from wgan.build import critic_for, generator_for
+    from wgan.presets import resolve
 
-    gflop = (
-        iteration_flops(
-            build_critic(size, 3, filters=args.filters),
-            build_generator(size, 3, filters=args.filters),
-            args.batch_size,
-            args.n_critic,
-        )
-        / 1e9
-    )
     variants = []
-    for precision in args.precisions:
-        config = TrainConfig(
-            image_size=size,
-            batch_size=args.batch_size,
-            n_critic=args.n_critic,
-            filters=args.filters,
-            precision=precision,
-            seed=0,
-        ).validate()
+    for preset, precision in args.variants:
+        flags = {"image_size": size, "batch_size": args.batch_size, "filters": args.filters,
+                 "precision": precision, "seed": 0}  # fmt: skip
+        if preset == "wgan":
+            flags["n_critic"] = args.n_critic
+        config = resolve({}, preset, flags)
+        # The FLOP model counts Algorithm 1's passes; a gradient penalty adds second-order ones.
+        gflop = 0.0
+        if config.penalty in ("clip", "none") and config.schedule == "fixed":
+            gflop = iteration_flops(
+                critic_for(config), generator_for(config), args.batch_size, config.n_critic
+            ) / 1e9
         variants.append(
             Variant(
-                precision,
+                variant_name(preset, precision),
                 project_step(config, args.steps_per_execution),
                 iterations=args.steps_per_execution,
                 gflop=gflop,
@@ -134,11 +139,12 @@ def make_variants(args: argparse.Namespace, size: int) -> list[Variant]:
             )
         )
     if not args.no_reference:
+        reference_gflop = next((v.gflop for v in variants if v.name in PRECISIONS), 0.0)
         variants.append(
             Variant(
                 "reference",
                 reference_step(size, args.batch_size, args.n_critic, args.filters),
-                gflop=gflop,
+                gflop=reference_gflop,
                 peak="peak_float32",
             )
         )
@@ -182,49 +188,62 @@ def summarise(variants: list[Variant]) -> dict[str, dict]:
                     f" -> {filters} filters, {kernel}x{kernel}",
                 }
             continue
+        peak = max(v.gflop / v.seconds() for v in variants if v.name.startswith(variant.peak))
         figures[name] = {
             "it_per_s": 1.0 / variant.seconds(),
-            "gflop_per_it": variant.gflop,
-            "gflops": gflops,
-            "pct_of_peak": 100.0
-            * gflops
-            / max(v.gflop / v.seconds() for v in variants if v.name.startswith(variant.peak)),
+            "s_per_it": variant.seconds(),
+            "gflop_per_it": variant.gflop or None,  # None: not counted (second-order passes)
+            "gflops": gflops or None,
+            "pct_of_peak": 100.0 * gflops / peak if variant.gflop else None,
             "peak": variant.peak,
         }
     if "reference" in figures:
         for figure in figures.values():
             if "it_per_s" in figure:
                 figure["x_reference"] = figure["it_per_s"] / figures["reference"]["it_per_s"]
+    for name, figure in figures.items():
+        preset, _, precision = name.rpartition("/")
+        if preset and precision in figures:  # against the wgan preset in the same precision
+            figure["x_wgan"] = figure["it_per_s"] / figures[precision]["it_per_s"]
     return figures
 
 
 def print_table(figures: dict[str, dict], size: int) -> None:
     print(f"\n{size}x{size}x3 images:")
     print(
-        f"  {'variant':<13}{'it/s':>8}{'GFLOP/it':>10}{'GFLOP/s':>9}{'% of peak':>11}"
-        f"{'x reference':>13}"
+        f"  {'variant':<17}{'it/s':>8}{'s/it':>8}{'GFLOP/it':>10}{'GFLOP/s':>9}{'% of peak':>11}"
+        f"{'x reference':>13}{'x wgan':>8}"
     )
+
+    def number(value, form: str) -> str:
+        return "-" if value is None else format(value, form)
+
     for name, f in figures.items():
         if "it_per_s" in f:
             ratio = f"{f['x_reference']:.2f}x" if "x_reference" in f else "-"
+            wgan = f"{f['x_wgan']:.2f}x" if "x_wgan" in f else "-"
+            pct = number(f["pct_of_peak"], "10.1f") + ("%" if f["pct_of_peak"] else "")
             print(
-                f"  {name:<13}{f['it_per_s']:8.3f}{f['gflop_per_it']:10.1f}{f['gflops']:9.0f}"
-                f"{f['pct_of_peak']:10.1f}%{ratio:>13}"
+                f"  {name:<17}{f['it_per_s']:8.3f}{f['s_per_it']:8.3f}"
+                f"{number(f['gflop_per_it'], '10.1f'):>10}{number(f['gflops'], '9.0f'):>9}"
+                f"{pct:>11}{ratio:>13}{wgan:>8}"
             )
-    print("  (x reference: against the float32 tutorial loop, whatever the variant's precision)")
+    print("  (x reference: against the float32 tutorial loop, whatever the variant's precision;"
+          " x wgan: against the wgan preset in the same precision; GFLOP are not counted for a"
+          " gradient penalty's second-order passes)")
     for name, f in figures.items():
         if "it_per_s" not in f:
-            print(f"  {name:<13}{'':18}{f['gflops']:9.0f}   (Conv2D forward, {f['conv']})")
+            print(f"  {name:<17}{'':26}{f['gflops']:9.0f}   (Conv2D forward, {f['conv']})")
 
 
 def add_kernel_ceiling(args: argparse.Namespace, size: int, figures: dict[str, dict]) -> None:
     """What the convolutions alone allow (benchmarks/kernels.py), next to what the step does."""
     from benchmarks.kernels import iteration_ceiling
-    from wgan.config import PRECISIONS
+    from wgan.config import PRECISIONS as POLICIES
     from wgan.models import build_critic, build_generator
 
-    for precision in args.precisions:
-        policy = PRECISIONS[precision]
+    for precision in (p for p in PRECISIONS if p in figures):
+        policy = POLICIES[precision]
         ceiling = iteration_ceiling(
             build_critic(size, 3, filters=args.filters, dtype=policy),
             build_generator(size, 3, filters=args.filters, dtype=policy),
@@ -242,29 +261,29 @@ def add_kernel_ceiling(args: argparse.Namespace, size: int, figures: dict[str, d
               f"independent ops side by side, which the sum cannot)")
 
 
-def run_pipeline(args: argparse.Namespace, size: int, consumed: float) -> dict:
-    """benchmarks/pipeline.py in a child process; its JSON plus the ratio to consumption."""
-    command = [
-        sys.executable,
-        str(Path(__file__).with_name("pipeline.py")),
-        "--images",
-        str(args.pipeline_images),
-        "--image-size",
-        str(size),
-        "--batch-size",
-        str(args.batch_size),
-        "--n-critic",
-        str(args.n_critic),
-    ]
+def run_child(script: str, options: list[str], heading: str) -> tuple[list[str], dict]:
+    """Run another benchmark in a child process, so its time and memory are its own; print its
+    table indented under ``heading`` and return (its lines, its final JSON)."""
+    command = [sys.executable, str(Path(__file__).with_name(script)), *options]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.stderr.write(done.stderr[-2000:])
         raise SystemExit(f"train_step.py: error: {' '.join(command)} failed")
     lines = done.stdout.strip().splitlines()
-    print("\ndata pipeline (benchmarks/pipeline.py):")
+    print(f"\n{heading}:")
     for line in lines[:-1]:
         print(f"  {line}")
-    figures = json.loads(lines[-1])["pipeline"]
+    return lines, json.loads(lines[-1])
+
+
+def run_pipeline(args: argparse.Namespace, size: int, consumed: float) -> dict:
+    """benchmarks/pipeline.py in a child process; its JSON plus the ratio to consumption."""
+    options = [
+        "--images", str(args.pipeline_images), "--image-size", str(size),
+        "--batch-size", str(args.batch_size), "--n-critic", str(args.n_critic),
+    ]  # fmt: skip
+    _, found = run_child("pipeline.py", options, "data pipeline (benchmarks/pipeline.py)")
+    figures = found["pipeline"]
     figures["consumed_images_per_s"] = consumed
     figures["x_consumption"] = figures["dataset_images_per_s"] / consumed
     figures["x_consumption_first_pass"] = figures["first_pass_images_per_s"] / consumed
@@ -274,6 +293,14 @@ def run_pipeline(args: argparse.Namespace, size: int, consumed: float) -> dict:
         f"{figures['x_consumption_first_pass']:.0f}x"
     )
     return figures
+
+
+def run_trainer(args: argparse.Namespace, size: int) -> dict:
+    """benchmarks/trainer.py in a child process: the real trainer against its bare step."""
+    options = ["--epochs", str(args.trainer_epochs), "--image-size", str(size),
+               "--precision", "bf16"]  # fmt: skip
+    heading = "the trainer (benchmarks/trainer.py, wgan preset, bf16)"
+    return run_child("trainer.py", options, heading)[1]["trainer"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,8 +319,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-critic", type=int, default=5)
     parser.add_argument("--filters", type=int, default=64)
     parser.add_argument(
-        "--precisions", nargs="+", default=["float32", "bf16"], choices=["float32", "bf16"]
-    )
+        "--variants", nargs="+", default=["wgan:float32", "wgan:bf16", "wgan-gp:bf16",
+                                          "dcgan:bf16"],
+        help="PRESET:PRECISION pairs to time (default wgan in both precisions, wgan-gp and "
+             "dcgan in bf16)",
+    )  # fmt: skip
+    parser.add_argument("--trainer-epochs", type=int, default=3,
+                        help="epochs of the real trainer at the first size (0 = skip)")
     parser.add_argument(
         "--steps-per-execution",
         type=int,
@@ -312,6 +344,11 @@ def main(argv: list[str] | None = None) -> int:
         help="JPEGs for the data pipeline figure (0 = skip it)",
     )
     args = parser.parse_args(argv)
+    try:
+        args.variants = [tuple(v.split(":")) for v in args.variants]
+        assert all(len(v) == 2 and v[1] in PRECISIONS for v in args.variants)
+    except AssertionError:
+        parser.error("--variants takes PRESET:PRECISION pairs, e.g. wgan:bf16 dcgan:float32")
 
     import_wgan()
     skip_failing_remapper()  # as train.py runs
@@ -341,11 +378,13 @@ def main(argv: list[str] | None = None) -> int:
             add_kernel_ceiling(args, size, figures)
         if args.pipeline_images:
             consumed = (
-                max(f["it_per_s"] for n, f in figures.items() if n in args.precisions)
+                max(f["it_per_s"] for n, f in figures.items() if n in PRECISIONS)
                 * args.batch_size
                 * args.n_critic
             )
             figures["pipeline"] = run_pipeline(args, size, consumed)
+        if args.trainer_epochs and size == args.image_size[0]:
+            figures["trainer"] = run_trainer(args, size)
         suffix = f"@{size}" if len(args.image_size) > 1 else ""
         results.update({f"{name}{suffix}": figure for name, figure in figures.items()})
         keras.backend.clear_session()

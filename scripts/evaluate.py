@@ -91,7 +91,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def is_run_folder(folder: Path) -> bool:
-    return (folder / "generator.keras").is_file() or (folder / "config.json").is_file()
+    from wgan.run_folder import RunFolder
+
+    return RunFolder(folder).is_run()
 
 
 def generate_images(run_dir: Path, num: int, seed: int, batch_size: int, checkpoint: str):
@@ -104,8 +106,10 @@ def generate_images(run_dir: Path, num: int, seed: int, batch_size: int, checkpo
 
 
 def newest_samples(run_dir: Path) -> Path | None:
-    folders = sorted(p for p in (run_dir / "images").glob("epoch_[0-9]*") if p.is_dir())
-    return folders[-1] if folders else None
+    from wgan.run_folder import RunFolder
+
+    folders = RunFolder(run_dir).epoch_dirs()
+    return folders[max(folders)] if folders else None
 
 
 def image_format(folder: Path) -> tuple[int, int]:
@@ -142,8 +146,11 @@ def load_folder(folder: Path, n: int, side: int, channels: int, seed: int):
 
 def load_generated(args: argparse.Namespace):
     """(uint8 images, where they came from) for GENERATED."""
+    from wgan.run_folder import RunFolder
+
     folder = args.generated
-    if (folder / "generator.keras").is_file() or (folder / "checkpoints" / "checkpoint").is_file():
+    run = RunFolder(folder)
+    if run.generator_model.is_file() or run.checkpoint_index.is_file():
         return generate_images(folder, args.num, args.seed, args.batch_size, args.checkpoint)
     if is_run_folder(folder):
         samples = newest_samples(folder)

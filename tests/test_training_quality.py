@@ -142,6 +142,21 @@ def test_a_best_saved_after_the_last_checkpoint_is_dropped_on_resume(tmp_path):
     assert json.loads((directory / "best.json").read_text())["epoch"] == 1
 
 
+def test_resume_restores_the_averaged_generator_and_every_parts_seed(tmp_path):
+    run_dir = tmp_path / "run"
+    config = tiny_config(epochs=2, eval_every=0, ema=0.9, norm="layer", penalty="gp",
+                         augment="translation")  # fmt: skip
+    model = train_run(run_dir, config)
+    resumed = build_gan(config)
+    state = TrainingState(resumed, fixed_noise(config), run_dir / "checkpoints")
+    assert state.restore() == 2
+    assert same_weights(resumed.ema.average, model.ema.average)
+    assert not same_weights(resumed.ema.average, resumed.generator)  # so the check can fail
+    for name in ("penalty_seed", "augment_seed", "latent_seed", "train_iterations"):
+        saved, restored = model.checkpoint_items()[name], resumed.checkpoint_items()[name]
+        np.testing.assert_array_equal(saved.numpy(), restored.numpy(), err_msg=name)
+
+
 # --- Failure detection -------------------------------------------------------------------------
 
 

@@ -36,6 +36,7 @@ import keras
 import tensorflow as tf
 
 from wgan.errors import ConfigError
+from wgan.parts import Part
 from wgan.randomness import draw_seed
 
 POLICIES = ("color", "translation", "cutout")
@@ -180,18 +181,17 @@ def diff_augment(images: tf.Tensor, policy: Sequence[str], seed: tf.Tensor) -> t
 
 
 @keras.saving.register_keras_serializable(package="wgan")
-class DiffAugment:
+class DiffAugment(Part):
     """The augmentation the GAN applies to every batch the critic sees, real and fake.
 
     ``build(model)`` creates the seed generator; each call draws a fresh seed from it, so real
     and fake batches get independent transforms and a seeded run repeats exactly.
     """
 
-    metrics: tuple[str, ...] = ()
+    name = "augment"
 
     def __init__(self, policy: str = "color,translation,cutout"):
         self.policy = parse_policy(policy)
-        self.labels: dict[str, str] = {}
         self.seed_generator: keras.random.SeedGenerator | None = None
 
     def build(self, model) -> None:
@@ -215,10 +215,6 @@ class DiffAugment:
 
     def get_config(self) -> dict:
         return {"policy": ",".join(self.policy)}
-
-    @classmethod
-    def from_config(cls, config: dict) -> DiffAugment:
-        return cls(**config)
 
     def __repr__(self) -> str:
         return f"DiffAugment(policy={','.join(self.policy) or 'off'!r})"

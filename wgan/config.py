@@ -16,6 +16,7 @@ from wgan.losses import LOSSES
 from wgan.models import NORMS
 from wgan.penalties import PENALTIES
 from wgan.priors import PRIORS
+from wgan.run_folder import RunFolder
 from wgan.schedules import SCHEDULES
 from wgan.shapes import CHANNELS, base_size
 
@@ -149,7 +150,7 @@ class TrainConfig:
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike) -> TrainConfig:
-        path = Path(run_dir) / "config.json"
+        path = RunFolder(run_dir).config
         try:
             data = json.loads(path.read_text())
         except FileNotFoundError:

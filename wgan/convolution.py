@@ -14,7 +14,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from wgan.spectral import add_power_iteration_vector, check_spectral_args, normalized_kernel
+from wgan.spectral import SpectralNormOption, normalized_kernel
 
 # Output maps up to this side take the forward-convolution route for the kernel gradient in
 # bfloat16 (measured: 8x8 -> 4x4 twice as fast, 16x16 -> 8x8 a little faster, larger slower).
@@ -40,7 +40,7 @@ def kernel_gradient(x, dy, kernel_size: tuple[int, int], strides: tuple[int, int
 
 
 @keras.saving.register_keras_serializable(package="wgan")
-class Conv2D(keras.layers.Conv2D):
+class Conv2D(SpectralNormOption, keras.layers.Conv2D):
     """``keras.layers.Conv2D`` (channels last, undilated, ungrouped) with a faster bfloat16
     kernel gradient for small output maps; everything else is the Keras layer.
 
@@ -51,16 +51,9 @@ class Conv2D(keras.layers.Conv2D):
     default), the layer creates, draws and computes exactly what it did without the option.
     """
 
-    def __init__(self, *args, spectral_norm: bool = False, power_iterations: int = 1, **kwargs):
-        super().__init__(*args, **kwargs)
-        check_spectral_args(self, spectral_norm, power_iterations)
-        self.spectral_norm = bool(spectral_norm)
-        self.power_iterations = int(power_iterations)
-
     def build(self, input_shape):
         super().build(input_shape)
-        if self.spectral_norm:
-            self.sn_u = add_power_iteration_vector(self, self.filters)
+        self._add_power_iteration_vector(self.filters)
 
     def call(self, inputs, training=None):
         if not self.spectral_norm:
@@ -90,13 +83,6 @@ class Conv2D(keras.layers.Conv2D):
         super().load_own_variables(store)
         if self.built and self.spectral_norm:
             self.sn_u.assign(store[self._sn_u_index()])
-
-    def get_config(self) -> dict:
-        return {
-            **super().get_config(),
-            "spectral_norm": self.spectral_norm,
-            "power_iterations": self.power_iterations,
-        }
 
     def _fast_kernel_gradient(self, inputs) -> bool:
         out = self.compute_output_shape(inputs.shape)

@@ -12,18 +12,17 @@ from __future__ import annotations
 import keras
 
 from wgan.errors import ConfigError
+from wgan.parts import Part
 
 # The averaged generator's name in a training checkpoint.
 CHECKPOINT_KEY = "ema_generator"
 
 
 @keras.saving.register_keras_serializable(package="wgan")
-class EMA:
+class EMA(Part):
     """``average = decay * average + (1 - decay) * weights`` after every generator update."""
 
     name = "ema"
-    metrics: tuple[str, ...] = ()
-    labels: dict[str, str] = {}
 
     def __init__(self, decay: float = 0.999):
         if not 0.0 < decay < 1.0:
@@ -48,7 +47,3 @@ class EMA:
 
     def get_config(self) -> dict:
         return {"decay": self.decay}
-
-    @classmethod
-    def from_config(cls, config: dict) -> EMA:
-        return cls(**config)

@@ -91,8 +91,7 @@ class GAN(keras.Model):
             aggregation="only_first_replica",
         )  # fmt: skip
         for part in self.parts:
-            if hasattr(part, "build"):
-                part.build(self)
+            part.build(self)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
         # Both networks are functional models, built already; the composite has no own weights.
         self.built = True
@@ -112,7 +111,7 @@ class GAN(keras.Model):
     @property
     def metric_names(self) -> tuple[str, ...]:
         """Every metric, in the order of metrics.csv's columns."""
-        extra = [name for part in self.parts for name in getattr(part, "metrics", ())]
+        extra = [name for part in self.parts for name in part.metrics]
         core = (*CRITIC_METRICS, *GENERATOR_METRICS)
         return (*core, *[name for name in extra if name not in core])
 
@@ -129,7 +128,7 @@ class GAN(keras.Model):
     def metric_labels(self) -> dict[str, str]:
         labels = dict(LABELS)
         for part in self.parts:
-            labels.update(getattr(part, "labels", {}))
+            labels.update(part.labels)
         return {name: labels.get(name, name.replace("_", " ")) for name in self.metric_names}
 
     @property
@@ -148,8 +147,7 @@ class GAN(keras.Model):
             "train_iterations": self.train_iterations,
         }
         for part in self.parts:
-            if hasattr(part, "state"):
-                items.update(part.state())
+            items.update(part.state())
         return items
 
     # -- Keras ----------------------------------------------------------------------------------

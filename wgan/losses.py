@@ -13,6 +13,7 @@ import keras
 from keras import ops
 
 from wgan.errors import ConfigError
+from wgan.parts import Part
 
 REAL_LABEL = -1.0
 FAKE_LABEL = 1.0
@@ -25,16 +26,12 @@ def wasserstein_loss(y_true, y_pred):
     return ops.mean(y_true * y_pred)
 
 
-class AdversarialLoss:
+class AdversarialLoss(Part):
     """The critic's two terms and the generator's loss, plus the metrics this loss adds.
 
-    ``metrics`` are computed by :meth:`summarize` from the epoch-averaged core values
+    ``metrics`` are computed by :meth:`summarize` from the iteration's averaged core values
     (``critic_loss``, ``critic_real``, ``critic_fake``, ``generator_loss``).
     """
-
-    name = ""
-    metrics: tuple[str, ...] = ()
-    labels: dict[str, str] = {}
 
     def critic_terms(self, real_scores, fake_scores):
         """(term on real scores, term on fake scores); the critic minimises their sum."""
@@ -47,13 +44,6 @@ class AdversarialLoss:
     def summarize(self, values: dict) -> dict:
         """Metrics derived from the averaged values of an iteration (none by default)."""
         return {}
-
-    def get_config(self) -> dict:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict) -> AdversarialLoss:
-        return cls(**config)
 
 
 @keras.saving.register_keras_serializable(package="wgan")

@@ -14,23 +14,18 @@ import tensorflow as tf
 from keras import ops
 
 from wgan.errors import ConfigError
+from wgan.parts import Part
 from wgan.randomness import draw_seed
 
 # Inside the square root of a gradient norm, so that a zero gradient has a finite derivative.
 NORM_EPSILON = 1e-12
 
 
-class Penalty:
+class Penalty(Part):
     """No penalty: the base of the others, and the choice for hinge and DCGAN losses."""
 
     name = "none"
-    metrics: tuple[str, ...] = ()
-    labels: dict[str, str] = {}
     per_sample = False
-
-    def build(self, model) -> None:
-        """Prepare for training ``model`` (a ``wgan.gan.GAN``): create seeds, clip weights."""
-        return None
 
     def loss(self, critic, real, fake):
         """(term added to the critic loss or None, metrics) for one critic update.
@@ -43,17 +38,6 @@ class Penalty:
     def after_update(self, critic: keras.Model) -> None:
         """Act on the critic's weights after each optimizer step."""
         return None
-
-    def state(self) -> dict:
-        """Variables a checkpoint must hold for an exact resume."""
-        return {}
-
-    def get_config(self) -> dict:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict) -> Penalty:
-        return cls(**config)
 
 
 keras.saving.register_keras_serializable(package="wgan", name="NoPenalty")(Penalty)

@@ -63,11 +63,12 @@ PRESETS: dict[str, Preset] = {
         {**_DCGAN, "schedule": "margin", "margin": 1.0},
     ),
     "demo": Preset(
-        "the best recipe found for the built-in demo faces: 32x32, about 5 minutes on 2 cores",
+        "the best recipe found for the built-in demo faces: DCGAN with an EMA generator, 32x32,"
+        " about 5 minutes on 2 cores",
         {
-            **_DCGAN, "loss": "hinge", "norm": "none", "spectral_norm": True, "ema": 0.999,
-            "data": "demo", "image_size": 32, "filters": 32, "n_samples": 3000, "epochs": 100,
-            "precision": "auto", "sample_every": 10, "eval_every": 10,
+            **_DCGAN, "ema": 0.99, "data": "demo", "image_size": 32, "filters": 32,
+            "n_samples": 3000, "epochs": 120, "precision": "auto", "sample_every": 10,
+            "eval_every": 10,
         },  # fmt: skip
     ),
 }

@@ -12,10 +12,10 @@ import numpy as np
 import tensorflow as tf
 
 from wgan.errors import ConfigError
+from wgan.parts import Part
 
 
-class Prior:
-    name = ""
+class Prior(Part):
 
     def sample(self, shape, seed) -> tf.Tensor:
         """Stateless float32 draws of ``shape`` from an int64 seed pair."""
@@ -28,13 +28,6 @@ class Prior:
     def walk(self, a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Points from ``a`` (t = 0) towards ``b`` (t = 1) that stay typical of the prior."""
         return a[None] * (1.0 - t[:, None]) + b[None] * t[:, None]
-
-    def get_config(self) -> dict:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict) -> Prior:
-        return cls(**config)
 
 
 @keras.saving.register_keras_serializable(package="wgan")

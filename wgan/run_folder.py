@@ -69,6 +69,8 @@ class RunFolder:
     images = property(lambda self: self.path / IMAGES)
     real_grid = property(lambda self: self.path / IMAGES / REAL_GRID)
     checkpoints = property(lambda self: self.path / CHECKPOINTS)
+    # tf.train.CheckpointManager's index of the last checkpoints
+    checkpoint_index = property(lambda self: self.path / CHECKPOINTS / "checkpoint")
     generator_model = property(lambda self: self.path / GENERATOR_MODEL)
     critic_model = property(lambda self: self.path / CRITIC_MODEL)
     audio = property(lambda self: self.path / AUDIO)
@@ -80,15 +82,19 @@ class RunFolder:
     def epoch_samples(self, epoch: int) -> Path:
         return self.images / epoch_name(epoch)
 
-    def epoch_folders(self) -> dict[int, Path]:
-        """Epoch number -> folder of that epoch's samples (those holding any), in epoch order."""
+    def epoch_dirs(self) -> dict[int, Path]:
+        """Epoch number -> ``images/epoch_NNNN/`` folder, in epoch order."""
         found = {}
         if self.images.is_dir():
             for path in self.images.iterdir():
                 match = _EPOCH.match(path.name)
-                if match and path.is_dir() and sample_files(path):
+                if match and path.is_dir():
                     found[int(match.group(1))] = path
         return dict(sorted(found.items()))
+
+    def epoch_folders(self) -> dict[int, Path]:
+        """Epoch number -> folder of that epoch's samples (those holding any), in epoch order."""
+        return {epoch: path for epoch, path in self.epoch_dirs().items() if sample_files(path)}
 
     def has_epoch_grids(self) -> bool:
         return self.images.is_dir() and any(self.images.glob("epoch_*.png"))

@@ -13,25 +13,16 @@ import keras
 import tensorflow as tf
 
 from wgan.errors import ConfigError
+from wgan.parts import Part
 
 
-class Schedule:
-    name = ""
-    metrics: tuple[str, ...] = ()
-    labels: dict[str, str] = {}
+class Schedule(Part):
     supports_replicas = True
     real_batches = 1  # fresh real batches one iteration takes from the data
 
     def run(self, model, real) -> dict:
         """One iteration on real batches shaped (batch, groups, H, W, C); its metric values."""
         raise NotImplementedError
-
-    def get_config(self) -> dict:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict) -> Schedule:
-        return cls(**config)
 
 
 def _check_n_critic(n_critic: int) -> int:

@@ -97,15 +97,34 @@ def normalized_kernel(layer: keras.layers.Layer, training: bool):
     return ops.cast(kernel, layer.compute_dtype)
 
 
-def check_spectral_args(layer: keras.layers.Layer, spectral_norm: bool, power_iterations: int):
-    if power_iterations < 1:
-        raise ValueError(f"power_iterations must be at least 1, got {power_iterations}")
-    if spectral_norm and getattr(layer, "lora_rank", None):
-        raise ValueError("spectral_norm does not support LoRA")
+class SpectralNormOption:
+    """The ``spectral_norm`` and ``power_iterations`` options that this package's Conv2D and
+    Dense add to Keras' layers (listed first among their bases). Off, the layer creates, draws
+    and computes exactly what the Keras layer does."""
+
+    def __init__(self, *args, spectral_norm: bool = False, power_iterations: int = 1, **kwargs):
+        super().__init__(*args, **kwargs)
+        if power_iterations < 1:
+            raise ValueError(f"power_iterations must be at least 1, got {power_iterations}")
+        if spectral_norm and getattr(self, "lora_rank", None):
+            raise ValueError("spectral_norm does not support LoRA")
+        self.spectral_norm = bool(spectral_norm)
+        self.power_iterations = int(power_iterations)
+
+    def _add_power_iteration_vector(self, out_channels: int) -> None:
+        if self.spectral_norm:
+            self.sn_u = add_power_iteration_vector(self, out_channels)
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "spectral_norm": self.spectral_norm,
+            "power_iterations": self.power_iterations,
+        }
 
 
 @keras.saving.register_keras_serializable(package="wgan")
-class Dense(keras.layers.Dense):
+class Dense(SpectralNormOption, keras.layers.Dense):
     """``keras.layers.Dense`` with optional spectral normalisation of its kernel.
 
     With ``spectral_norm=True`` the output is ``activation(x @ (W / sigma(W)) + b)``, sigma from
@@ -113,20 +132,11 @@ class Dense(keras.layers.Dense):
     ``spectral_normalize``); with ``spectral_norm=False`` this is exactly ``keras.layers.Dense``.
     """
 
-    def __init__(
-        self, units: int, *, spectral_norm: bool = False, power_iterations: int = 1, **kwargs
-    ):
-        super().__init__(units, **kwargs)
-        check_spectral_args(self, spectral_norm, power_iterations)
-        self.spectral_norm = bool(spectral_norm)
-        self.power_iterations = int(power_iterations)
-
     def build(self, input_shape):
         super().build(input_shape)
-        if self.spectral_norm:
-            if self.quantization_mode:
-                raise ValueError("spectral_norm does not support quantized Dense layers")
-            self.sn_u = add_power_iteration_vector(self, self.units)
+        if self.spectral_norm and self.quantization_mode:
+            raise ValueError("spectral_norm does not support quantized Dense layers")
+        self._add_power_iteration_vector(self.units)
 
     def call(self, inputs, training=None):
         if not self.spectral_norm:
@@ -144,10 +154,3 @@ class Dense(keras.layers.Dense):
         if self.spectral_norm:  # saved too, so a resumed run continues the same power iteration
             spec = {**spec, None: [*spec[None], "sn_u"]}
         return spec
-
-    def get_config(self) -> dict:
-        return {
-            **super().get_config(),
-            "spectral_norm": self.spectral_norm,
-            "power_iterations": self.power_iterations,
-        }
