@@ -22,6 +22,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from wgan.constraints import ClipConstraint
 from wgan.losses import FAKE_LABEL, REAL_LABEL, wasserstein_loss
 from wgan.models import build_critic, build_generator
 
@@ -43,6 +44,8 @@ class TutorialWGAN:
         self.n_critic = n_critic
         self.rng = np.random.default_rng(seed)
         self.critic = build_critic(image_size, channels, filters=filters)
+        for weight in self.critic.trainable_weights:  # the tutorial clips through constraints
+            weight.constraint = ClipConstraint(0.01)
         self.generator = build_generator(image_size, channels, latent_dim, filters=filters)
         self.critic.compile(optimizer=keras.optimizers.RMSprop(lr), loss=wasserstein_loss)
         self.composite = keras.Sequential([self.generator, self.critic], name="composite")

@@ -21,7 +21,7 @@ from _common import Parser, quiet_stderr
 # Sonifying needs no TensorFlow, but `import wgan` may load it: keep its start-up chatter quiet.
 with quiet_stderr():
     from wgan.errors import WganError
-    from wgan.run_folder import RunFolder, epoch_name
+    from wgan.run_folder import LOSSES_AUDIO, RunFolder, epoch_name, progression_name
     from wgan.sonification import (
         Mapping,
         Narrator,
@@ -199,12 +199,12 @@ def sonify_run(run: Path, args: argparse.Namespace, write: Writer) -> None:
         images = [image for _, image in progression]
         header = f"{run_words(run.name)}: sample {args.sample} through {len(images)} epochs."
         audio = images_audio(images, intros, args.mapping, narrator, header, legend)
-        write(audio, out / f"progression_sample_{args.sample:02d}")
+        write(audio, out / progression_name(args.sample))
     else:
         warn(f"no epoch of {run} has sample {args.sample}; no progression file")
 
     if metrics is not None:
-        write(losses_audio(metrics, args.sample_rate, narrator), out / "losses")
+        write(losses_audio(metrics, args.sample_rate, narrator), out / LOSSES_AUDIO)
 
 
 def sonify_images(paths: list[Path], args: argparse.Namespace, write: Writer) -> bool:

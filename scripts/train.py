@@ -152,10 +152,12 @@ def resolve_config(args: argparse.Namespace):
     if args.data is not None:
         given["data"] = args.data
     if args.resume is not None:
-        ignored = sorted(set(given) - set(RESUMABLE)) + (["--preset"] if args.preset else [])
-        if ignored or args.run_dir:
-            print(f"note: --resume uses the run's own config; ignoring "
-                  f"{', '.join(ignored) or '--run-dir'}")
+        flag_of = {field: flag for flag, (field, *_rest) in FLAGS.items()}
+        flag_of.update(data="--data", schedule="--schedule/--warmup")
+        ignored = [flag_of[k] for k in sorted(set(given) - set(RESUMABLE))]
+        ignored += ["--preset"] * bool(args.preset) + ["--run-dir"] * bool(args.run_dir)
+        if ignored:
+            print(f"note: --resume uses the run's own config; ignoring {', '.join(ignored)}")
         return resume_config(args.resume, {k: v for k, v in given.items() if k in RESUMABLE})
     constants = {field: constant for field, _, constant, _ in FLAGS.values()}
     constants["data"] = DATA or ""

@@ -181,31 +181,54 @@ def test_ema_samples_come_from_the_averaged_copy_which_follows_the_generator():
     assert "ema_generator" in model.checkpoint_items()
 
 
+class RecordingAugment(DiffAugment):
+    """DiffAugment that keeps what it was given and what it returned."""
+
+    def __init__(self, policy):
+        super().__init__(policy)
+        self.calls = []
+
+    def __call__(self, images):
+        out = super().__call__(images)
+        self.calls.append((images.numpy(), out.numpy()))
+        return out
+
+
+def cut_mask(images, augmented):
+    """Where cutout zeroed a pixel that was not zero before: one rectangle per sample."""
+    return (augmented == 0) & (images != 0)
+
+
 def test_diffaugment_sees_real_and_fake_batches_with_independent_draws_in_both_updates():
-    draws = []
-
-    class Spy(DiffAugment):
-        def __call__(self, images):
-            out = super().__call__(images)
-            draws.append(self.seed_generator.state.numpy().copy())
-            return out
-
-    model = make_gan(n_critic=1, augment=Spy("translation,cutout"))
-    model.critic_update(tf.constant(real_groups(1, 1)[:, 0], "float32") / 127.5 - 1)
-    assert len(draws) == 2  # the real batch and the fake batch, each its own draw
+    augment = RecordingAugment("cutout")
+    model = make_gan(n_critic=1, augment=augment)
+    real = tf.constant(real_groups(1, 1)[:, 0], "float32") / 127.5 - 1
+    model.critic_update(real)  # eager: the recorder sees every batch
+    assert len(augment.calls) == 2  # the real batch, then the fake batch
+    np.testing.assert_allclose(augment.calls[0][0], real.numpy())
     model.generator_update(BATCH)
-    assert len(draws) == 3  # the generator's fakes too
-    assert len({tuple(d) for d in draws}) == 3
+    assert len(augment.calls) == 3  # the generator's fakes too
+    masks = [cut_mask(given, out) for given, out in augment.calls]
+    assert all(mask.any() for mask in masks)  # the same policy cut every batch ...
+    assert not np.array_equal(masks[0], masks[1])  # ... real and fake with their own draws
+    assert not np.array_equal(masks[1], masks[2])
 
 
-def test_gradients_reach_the_generator_through_diffaugment():
-    model = make_gan(n_critic=1, augment=DiffAugment("color,translation,cutout"))
-    with tf.GradientTape() as tape:
-        fake = model.generator(model.sample_latent(BATCH), training=True)
-        score = tf.reduce_mean(model.critic(model.augment(fake), training=True))
-    grads = tape.gradient(score, model.generator.trainable_variables)
-    assert all(g is not None and np.isfinite(g.numpy()).all() for g in grads)
-    assert any(np.abs(g.numpy()).max() > 0 for g in grads)
+class BlockedAugment(DiffAugment):
+    """The same transforms with the gradient stopped: what a non-differentiable one would do."""
+
+    def __call__(self, images):
+        return tf.stop_gradient(super().__call__(images)) + 0.0 * images  # zero, not None
+
+
+@pytest.mark.parametrize("augment,learns", [(DiffAugment, True), (BlockedAugment, False)])
+def test_the_generator_learns_through_diffaugment(augment, learns):
+    model = make_gan(n_critic=1, augment=augment("color,translation,cutout"))
+    before = values(model.generator.trainable_weights)
+    model.generator_update(BATCH)  # RMSprop: a zero gradient moves no weight
+    moved = [not np.array_equal(b, w.numpy())
+             for b, w in zip(before, model.generator.trainable_weights, strict=True)]  # fmt: skip
+    assert any(moved) is learns
 
 
 def test_the_composite_round_trips_through_its_config():

@@ -190,9 +190,12 @@ def test_an_ema_run_samples_the_averaged_generator_it_exported(generate, tmp_pat
 
 
 def test_a_run_folder_from_before_the_presets_still_generates(generate, tmp_path):
+    import keras
     import tensorflow as tf
 
-    from wgan.models import build_generator
+    from wgan.data import to_uint8
+    from wgan.generate import latent_noise
+    from wgan.models import build_critic, build_generator
 
     run_dir = tmp_path / "old"
     checkpoints = run_dir / "checkpoints"
@@ -204,11 +207,20 @@ def test_a_run_folder_from_before_the_presets_still_generates(generate, tmp_path
     }  # fmt: skip
     write_json(run_dir / "config.json", old_config)
     generator = build_generator(16, 3, latent_dim=8, filters=8)
-    manager = tf.train.CheckpointManager(
-        tf.train.Checkpoint(generator=generator, epoch=tf.Variable(1, dtype=tf.int64)),
-        checkpoints, max_to_keep=2, checkpoint_name="last",
+    critic = build_critic(16, 3, filters=8)
+    optimizers = [keras.optimizers.RMSprop(5e-5) for _ in range(2)]
+    optimizers[0].build(critic.trainable_variables)
+    optimizers[1].build(generator.trainable_variables)
+    old_state = tf.train.Checkpoint(  # the objects wgan 0.1's TrainingState saved, by name
+        critic=critic, generator=generator, critic_optimizer=optimizers[0],
+        generator_optimizer=optimizers[1], latent_seed=tf.Variable([0, 3], dtype=tf.int64),
+        fixed_noise=tf.Variable(np.zeros((4, 8), np.float32)),
+        epoch=tf.Variable(1, dtype=tf.int64), best_swd=tf.Variable(np.inf, dtype=tf.float64),
+        best_epoch=tf.Variable(0, dtype=tf.int64),
     )  # fmt: skip
-    manager.save(checkpoint_number=1)
+    tf.train.CheckpointManager(old_state, checkpoints, 2, checkpoint_name="last").save(1)
     code, err = call(generate, run_dir, "--num", 2, "--seed", 0, "--out", tmp_path / "out")
     assert code == 0, err
-    assert sorted(p.name for p in (tmp_path / "out").iterdir())[:1] == ["grid.png"]
+    expected = to_uint8(generator(latent_noise(2, 8, "uniform", 0), training=False))
+    written = np.asarray(Image.open(tmp_path / "out" / "sample_0000.png"))
+    np.testing.assert_array_equal(written, expected[0])  # the old run's own weights

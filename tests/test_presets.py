@@ -117,6 +117,13 @@ def test_iterations_end_in_a_partial_last_epoch_that_is_written_like_any_other(t
     assert Image.open(run_dir / "images" / "epoch_0003.png")
     assert (run_dir / "checkpoints" / "last-3.index").exists()
     assert json.loads((run_dir / "config.json").read_text())["epochs"] == 3
+    started = json.loads((run_dir / "config.json").read_text())["started"]
     code, _, err = call(train, "--resume", run_dir, "--iterations", 13, "--no-cache")
     assert code == 0, err[-3000:]
     assert [r["step"] for r in rows(run_dir)] == ["4", "8", "10", "13"]
+    code, _, err = call(train, "--resume", run_dir, "--epochs", 5, "--no-cache")
+    assert code == 0, err[-3000:]  # a length in epochs replaces the one in iterations
+    assert [r["step"] for r in rows(run_dir)] == ["4", "8", "10", "13", "17"]
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["started"] == started  # the run's start stays on record ...
+    assert [(r["epochs"], r["iterations"]) for r in config["resumed"]] == [(4, 13), (5, 0)]

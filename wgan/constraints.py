@@ -1,4 +1,9 @@
-"""Weight clipping, the original WGAN's way of keeping the critic K-Lipschitz."""
+"""Weight clipping as a Keras constraint, the tutorial way of keeping a critic K-Lipschitz.
+
+The package clips through ``wgan.penalties.WeightClip`` (a part of the GAN, not of its
+networks); this constraint stays registered so that critics saved by wgan 0.1, which carried
+it on every weight, still load, and the tutorial loop in benchmarks/ uses it.
+"""
 
 import keras
 from keras import ops

@@ -23,7 +23,8 @@ from wgan.randomness import draw_seed
 from wgan.schedules import Fixed, Schedule
 
 # Metrics every GAN reports, in metrics.csv order (parts add theirs after these).
-CRITIC_METRICS = ("critic_loss", "critic_real", "critic_fake")
+CRITIC_LOSS = "critic_loss"
+CRITIC_METRICS = (CRITIC_LOSS, "critic_real", "critic_fake")
 GENERATOR_METRICS = ("generator_loss",)
 LABELS = {
     "critic_loss": "critic loss",
@@ -122,7 +123,7 @@ class GAN(keras.Model):
         adversarial = self.adversarial_loss.metrics
         core = (*CRITIC_METRICS, *GENERATOR_METRICS)
         rest = [name for name in self.metric_names if name not in (*core, *adversarial)]
-        return ("critic_loss", *adversarial, "generator_loss", *rest)
+        return (CRITIC_LOSS, *adversarial, *GENERATOR_METRICS, *rest)
 
     @property
     def metric_labels(self) -> dict[str, str]:

@@ -16,6 +16,7 @@ import numpy as np
 
 from wgan.checkpoint import TrainingState, last_checkpoints
 from wgan.errors import WganError
+from wgan.gan import CRITIC_LOSS
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ class FlatCriticWarning(keras.callbacks.Callback):
         self.warned = False
 
     def on_epoch_end(self, epoch, logs=None):
-        self.losses.append(float((logs or {}).get("critic_loss", math.nan)))
+        self.losses.append(float((logs or {}).get(CRITIC_LOSS, math.nan)))
         reason = flat_critic_loss(self.losses, self.patience)
         if reason and not self.warned:
             log.warning(

@@ -11,7 +11,8 @@ A run folder (``runs/<date-time>/``)::
     checkpoints/                     last-N.* (the two newest epochs), checkpoint (their index),
                                      best/best-N.* + best.json, generator/epoch_NNNN.weights.h5
     generator.keras, critic.keras    the final networks (the averaged generator when EMA is on)
-    audio/                           what scripts/sonify.py writes
+    audio/                           what scripts/sonify.py writes: epoch_NNNN.wav,
+                                     progression_sample_NN.wav, losses.wav
     generated/                       what scripts/generate.py writes by default
 
 Nothing here imports TensorFlow: the sonification reads run folders without it.
@@ -32,6 +33,7 @@ CHECKPOINTS = "checkpoints"
 GENERATOR_MODEL = "generator.keras"
 CRITIC_MODEL = "critic.keras"
 AUDIO = "audio"
+LOSSES_AUDIO = "losses"  # audio/losses.wav (.mp3): the metrics of every epoch as notes
 GENERATED = "generated"
 # Inside checkpoints/
 LAST_NAME = "last"
@@ -52,6 +54,11 @@ def epoch_name(epoch: int) -> str:
 
 def sample_name(index: int) -> str:
     return f"sample_{index:02d}.png"
+
+
+def progression_name(index: int) -> str:
+    """``progression_sample_03``: the audio file that follows one sample through the epochs."""
+    return f"progression_sample_{index:02d}"
 
 
 class RunFolder:

@@ -37,7 +37,7 @@ from wgan.config import RUN_FORMAT, TrainConfig, package_versions, resolve_preci
 from wgan.data import make_dataset, steps_per_epoch
 from wgan.errors import ConfigError
 from wgan.evaluation import SWDEvaluator
-from wgan.gan import GAN
+from wgan.gan import CRITIC_LOSS, GAN
 from wgan.generate import latent_noise
 from wgan.grids import make_grid
 from wgan.history import read_metrics, truncate_after
@@ -163,8 +163,9 @@ def open_session(
     record: Mapping[str, object] | None = None,
 ) -> Session:
     """Build the model (inside ``strategy``'s scope), restore the newest checkpoint when
-    resuming, and plan the epochs. With ``record``, config.json is written first: the resolved
-    config, the model's metric names and ``record``'s entries (versions, command, ...).
+    resuming, and plan the epochs. With ``record``, config.json is then written: the resolved
+    config, the model's metric names and ``record``'s entries (versions, command, ...); a
+    resumed run keeps the entries of its start and lists each resume under ``resumed``.
 
     Rows that ``metrics.csv`` gained after the restored checkpoint are dropped, so no epoch
     is doubled.
@@ -177,32 +178,34 @@ def open_session(
             f"iteration takes ({batches} real batches of --batch-size {config.batch_size}); "
             "lower --batch-size or --n-critic, or use more images"
         )
-    folder.images.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         model = build_gan(config)
         state = TrainingState(model, fixed_noise(config), folder.checkpoints)
-    if config.iterations and not resume:
-        config.epochs = math.ceil(config.iterations / steps)
-    if record is not None:
-        write_json(folder.config, _config_record(config, model, steps, record))
     first_epoch = state.restore() if resume else 0
     first_step = int(model.train_iterations.numpy())
+    plan = make_plan(config, steps, first_epoch, first_step)
+    if config.iterations:
+        config.epochs = plan.last_epoch
+    if record is not None:
+        write_json(folder.config, _config_record(config, model, steps, record, folder, resume))
     if resume:
         dropped = truncate_after(folder.metrics, first_epoch)
         if dropped:
             log.info("dropped %d metrics rows written after the last checkpoint", dropped)
+    folder.images.mkdir(parents=True, exist_ok=True)
     if not folder.real_grid.exists():
         save_png(folder.real_grid, make_grid(images[: config.grid_samples]))
-    plan = make_plan(config, steps, first_epoch, first_step)
     return Session(config, folder, images, model, state, plan)
 
 
-def _config_record(config: TrainConfig, model: GAN, steps: int, record: Mapping) -> dict:
+def _config_record(
+    config: TrainConfig, model: GAN, steps: int, record: Mapping, folder: RunFolder, resume: bool
+) -> dict:
     values = config.to_dict()
     values["precision"] = resolve_precision(config.precision)
-    return {
+    written = {
         **values,
         "steps_per_epoch": steps,
         "metrics": {
@@ -213,6 +216,13 @@ def _config_record(config: TrainConfig, model: GAN, steps: int, record: Mapping)
         "run_format": RUN_FORMAT,
         **record,
     }
+    if resume:  # the run's start stays on record; each resume is added to the list
+        earlier = json.loads(folder.config.read_text())
+        resumed = [*earlier.get("resumed", []), {**record, "epochs": config.epochs,
+                                                 "iterations": config.iterations}]  # fmt: skip
+        written.update({key: earlier[key] for key in record if key in earlier})
+        written["resumed"] = resumed
+    return written
 
 
 def start_run(
@@ -249,8 +259,8 @@ def start_run(
         }
         session = open_session(config, loaded.images, folder, resume, strategy, record)
     except BaseException:
-        if created:
-            _discard(folder.path)
+        if not resume:  # a new run's folder was empty: leave it as it was found
+            _discard(folder.path, remove=created)
         raise
     session.notes = loaded.notes
     return session
@@ -274,12 +284,19 @@ def _new_run_folder(run_dir, runs_dir) -> tuple[RunFolder, bool]:
     return RunFolder(path), created
 
 
-def _discard(path: Path) -> None:
-    """Take back a run folder this call made, with what it wrote (nothing was trained yet)."""
+def _discard(path: Path, remove: bool) -> None:
+    """Take back what a new run wrote into its folder (nothing was trained yet), and the
+    folder itself when this call made it."""
     import shutil
 
-    if path.is_dir():
+    if remove:
         shutil.rmtree(path, ignore_errors=True)
+    elif path.is_dir():
+        for child in path.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
 
 
 def resume_config(run_dir: str | os.PathLike, changes: Mapping[str, object]) -> TrainConfig:
@@ -301,6 +318,8 @@ def resume_config(run_dir: str | os.PathLike, changes: Mapping[str, object]) -> 
             "sonify.py still read it)"
         )
     config = TrainConfig.load(run_dir)
+    if "epochs" in changes and "iterations" not in changes:
+        config.iterations = 0  # a new length in epochs replaces one in iterations
     for name, value in changes.items():
         setattr(config, name, value)
     return config.validate()
@@ -314,7 +333,7 @@ def _run_callbacks(session: Session) -> list[keras.callbacks.Callback]:
     """
     config, folder, state = session.config, session.folder, session.state
     last_epoch = session.plan.last_epoch
-    history = [row.get("critic_loss", np.nan) for row in read_metrics(folder.metrics)]
+    history = [row.get(CRITIC_LOSS, np.nan) for row in read_metrics(folder.metrics)]
     found = [
         StopOnNonFinite(state),
         MetricsCSV(folder.metrics),
