@@ -3,6 +3,11 @@
 
     python benchmarks/quality.py --data ../shared/data/celeba-sample
     python benchmarks/quality.py --data DIR --iterations 600 --seconds 600 --presets wgan dcgan
+    python benchmarks/quality.py --data demo --image-size 32 --holdout 1000 --iterations 6000 \
+        --presets dcgan dcgan,ema=0.99 hinge,ema=0.999
+
+A preset may carry changes: ``dcgan,ema=0.99,filters=32`` is the dcgan preset with those values.
+``--data demo`` draws ``--demo-faces`` built-in demo faces instead of reading a folder.
 
 A part of the folder (``--holdout``, 500 images by default, drawn with the seed) is held out as
 the real set; the presets train on the rest, from the same seed, at ``--image-size``. Each
@@ -69,7 +74,7 @@ def train_and_score(config, images, iterations: int, seconds: float, score) -> d
     window = min(LOSS_WINDOW, iterations)
     start = time.perf_counter()
     history = model.fit(dataset, epochs=math.ceil(iterations / window), steps_per_epoch=window,
-                        verbose=0, callbacks=callbacks).history  # fmt: skip
+                        shuffle=False, verbose=0, callbacks=callbacks).history  # fmt: skip
     elapsed = time.perf_counter() - start
     result = {
         "swd": float(score(model.sampler, config)),
@@ -82,20 +87,40 @@ def train_and_score(config, images, iterations: int, seconds: float, score) -> d
     return result
 
 
+def parse_variant(spec: str) -> tuple[str, dict]:
+    """``"dcgan,ema=0.99"`` -> ``("dcgan", {"ema": 0.99})``; values are read as JSON where they
+    parse (numbers, true/false), else kept as text."""
+    name, *changes = spec.split(",")
+    values = {}
+    for change in changes:
+        key, sep, text = change.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"quality.py: error: --presets {spec!r}: write changes as key=value")
+        try:
+            values[key.replace("-", "_")] = json.loads(text)
+        except json.JSONDecodeError:
+            values[key.replace("-", "_")] = text
+    return name, values
+
+
 def compare(args: argparse.Namespace) -> int:
     import numpy as np
 
     from wgan.data import load_images
+    from wgan.demo_faces import draw_faces
     from wgan.generate import latent_noise, sample_images
     from wgan.metrics import sliced_wasserstein_distance
     from wgan.presets import PRESETS, resolve
 
-    unknown = [name for name in args.presets if name not in PRESETS]
+    variants = {spec: parse_variant(spec) for spec in args.presets}
+    unknown = [name for name, _ in variants.values() if name not in PRESETS]
     if unknown:
         raise SystemExit(f"quality.py: error: unknown preset {unknown[0]!r}; "
                          f"choose from {', '.join(PRESETS)}")
-    image_set = load_images(args.data, 0, args.image_size, 3, seed=args.seed)
-    images = np.asarray(image_set.images)
+    if args.data == "demo":
+        images = draw_faces(args.demo_faces, args.image_size, 3, seed=args.seed)
+    else:
+        images = np.asarray(load_images(args.data, 0, args.image_size, 3, seed=args.seed).images)
     if len(images) < args.holdout + 2 * args.batch_size * 5:
         raise SystemExit(f"quality.py: error: {args.data} has {len(images)} readable images; "
                          f"need --holdout {args.holdout} plus some to train on")
@@ -114,25 +139,26 @@ def compare(args: argparse.Namespace) -> int:
           f"{floor['swd_avg']:.1f}", flush=True)
     results = {"setup": {**vars(args), "cpu": cpu_model(), "n_training": len(training),
                          "floor_swd": floor["swd_avg"]}}  # fmt: skip
+    width = max(10, *(len(name) + 2 for name in variants))
     budgets = [("iterations", args.iterations, 0.0)]
     if args.seconds:
         budgets.append(("seconds", 10**8, args.seconds))
     for label, iterations, seconds in budgets:
         print(f"\nsame {label}: {args.iterations if label == 'iterations' else args.seconds}"
               f"{' generator iterations' if label == 'iterations' else ' s of training'}")
-        print(f"  {'preset':<10}{'SWD':>8}{'iterations':>12}{'seconds':>9}  final losses "
+        print(f"  {'preset':<{width}}{'SWD':>8}{'iterations':>12}{'seconds':>9}  final losses "
               f"(means of the last {LOSS_WINDOW} iterations)")
-        for name in args.presets:
+        for name, (preset, changes) in variants.items():
             # The benchmark sets the data, the size and the batch; everything else (networks,
-            # losses, optimizers, widths) is the preset's own recipe.
+            # losses, optimizers, widths) is the preset's own recipe, with the changes asked for.
             shared = {"image_size": args.image_size, "seed": args.seed,
                       "precision": args.precision, "batch_size": args.batch_size}  # fmt: skip
-            config = resolve({}, name, {**shared, "data": args.data})
+            config = resolve({}, preset, {**changes, **shared, "data": args.data})
             result = train_and_score(config, training, iterations, seconds, score)
             results.setdefault(name, {})[label] = result
             losses = ", ".join(f"{k} {result['final_losses'][k]:.4g}"
                                for k in result["headline"])  # fmt: skip
-            print(f"  {name:<10}{result['swd']:8.1f}{result['iterations']:12d}"
+            print(f"  {name:<{width}}{result['swd']:8.1f}{result['iterations']:12d}"
                   f"{result['seconds']:9.0f}  {losses}", flush=True)
     print(json.dumps(results))
     return 0
@@ -140,8 +166,12 @@ def compare(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", required=True, help="image folder, e.g. celeba-sample")
-    parser.add_argument("--presets", nargs="+", default=list(DEFAULT_PRESETS))
+    parser.add_argument("--data", required=True,
+                        help="image folder, e.g. celeba-sample, or demo")  # fmt: skip
+    parser.add_argument("--demo-faces", type=int, default=4000,
+                        help="with --data demo: demo faces drawn (held-out ones included)")
+    parser.add_argument("--presets", nargs="+", default=list(DEFAULT_PRESETS),
+                        help="presets, each optionally with changes: dcgan,ema=0.99")
     parser.add_argument("--iterations", type=int, default=600, help="generator iterations")
     parser.add_argument("--seconds", type=float, default=0.0,
                         help="also train each preset for this wall-clock budget (0 = skip)")

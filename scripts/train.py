@@ -125,7 +125,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--preset", metavar="NAME", help=f"a whole recipe: {', '.join(PRESETS)}")
     parser.add_argument("--data", help="image folder or demo (default: celeba-dataset/, else demo)")
     for flag, (_, kind, default, text) in FLAGS.items():
-        parser.add_argument(flag, type=kind, default=None, help=f"{text} (default {default})")
+        # A yes/no flag alone means yes: --spectral-norm is --spectral-norm yes.
+        switch = {"nargs": "?", "const": True} if kind is yes_no else {}
+        parser.add_argument(
+            flag, type=kind, default=None, help=f"{text} (default {default})", **switch
+        )
     parser.add_argument("--warmup", action="store_true", help="short for --schedule warmup")
     parser.add_argument("--cache-dir", type=Path,
                         help=f"where decoded images are memory-mapped (default {CACHE_DIR})")

@@ -267,6 +267,23 @@ MIRRORED = textwrap.dedent(
     assert int(model.train_iterations.numpy()) == 6
     largest = max(float(np.abs(w.numpy()).max()) for w in model.critic.trainable_weights)
     assert largest <= 0.01 + 1e-7
+    from wgan.randomness import draw_seed
+
+    class Counter:  # a seed generator at a chosen draw count
+        def __init__(self, count):
+            self.count = count
+
+        def next(self):
+            return tf.constant([5, self.count], "int64")
+
+    def seeds_of(count):
+        per_replica = strategy.run(tf.function(lambda: draw_seed(Counter(count))))
+        return [tuple(s.numpy()) for s in strategy.experimental_local_results(per_replica)]
+
+    # No replica ever meets another's seed, not even thousands of draws later (an offset on
+    # the counter word would make replica 1's first draw replica 0's 7920th).
+    early, late = seeds_of(0), seeds_of(7919)
+    assert len(set(early + late)) == 4, (early, late)
     for schedule in ("warmup", "margin"):
         try:
             with strategy.scope():

@@ -224,3 +224,9 @@ def test_a_run_folder_from_before_the_presets_still_generates(generate, tmp_path
     expected = to_uint8(generator(latent_noise(2, 8, "uniform", 0), training=False))
     written = np.asarray(Image.open(tmp_path / "out" / "sample_0000.png"))
     np.testing.assert_array_equal(written, expected[0])  # the old run's own weights
+    # An old folder whose checkpoint no longer fits the networks today's code builds from its
+    # config is one line that says the folder predates the run format.
+    write_json(run_dir / "config.json", {**old_config, "filters": 4})
+    code, err = call(generate, run_dir, "--num", 2, "--out", tmp_path / "out2")
+    assert code != 0 and "written before run format" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out2").exists()

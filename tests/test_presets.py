@@ -93,6 +93,25 @@ def test_a_flag_beats_the_preset_and_the_preset_beats_the_constants():
     assert resolve(constants, None, {}).lr == 1e-3
 
 
+def test_the_highest_layer_that_says_how_long_decides_between_epochs_and_iterations():
+    constants = {"epochs": 150, "iterations": 600}
+    assert resolve(constants, None, {}).iterations == 600  # a constant: iterations win
+    by_flag = resolve(constants, None, {"epochs": 5})
+    assert (by_flag.epochs, by_flag.iterations) == (5, 0)  # --epochs beats ITERATIONS
+    by_preset = resolve(constants, "demo", {})
+    assert (by_preset.epochs, by_preset.iterations) == (120, 0)  # so does a preset's epochs
+    assert resolve(constants, "demo", {"iterations": 7}).iterations == 7
+    assert resolve({}, None, {"epochs": 3, "iterations": 0}).epochs == 3
+    with pytest.raises(ConfigError, match="--epochs or --iterations, not both"):
+        resolve({}, None, {"epochs": 3, "iterations": 9})
+
+
+def test_yes_no_flags_alone_mean_yes(train):
+    assert train.parse_args(["--spectral-norm"]).spectral_norm is True
+    assert train.parse_args(["--spectral-norm", "no"]).spectral_norm is False
+    assert train.parse_args([]).spectral_norm is None  # unset: the preset or constant decides
+
+
 def test_a_wrong_preset_name_lists_the_valid_ones():
     with pytest.raises(ConfigError, match="--preset must be one of wgan, wgan-gp, dcgan"):
         preset_values("wgam")

@@ -200,7 +200,10 @@ class GAN(keras.Model):
         fake_scores = self.critic(fake, training=True)
         terms = self.adversarial_loss.critic_terms(real_scores, fake_scores)
         loss = terms[0] + terms[1]
-        penalty, values = self.penalty.loss(lambda x: self.critic(x, training=True), real, fake)
+        # Inference mode for the penalty's pass: a penalty critic has no batch statistics (they
+        # are refused), and spectral norm's power iteration should not also step on the
+        # interpolated images.
+        penalty, values = self.penalty.loss(lambda x: self.critic(x, training=False), real, fake)
         if penalty is not None:
             loss = loss + penalty
         return loss, values, terms, (real_scores, fake_scores)

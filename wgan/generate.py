@@ -21,7 +21,7 @@ from PIL import Image
 
 from wgan.build import generator_for
 from wgan.checkpoint import last_checkpoints, read_best, restore_generator
-from wgan.config import TrainConfig
+from wgan.config import RUN_FORMAT, TrainConfig
 from wgan.data import to_uint8
 from wgan.errors import WganError
 from wgan.io import atomic_path, save_png
@@ -180,6 +180,14 @@ def _check_is_generator(model: keras.Model, path: Path) -> int:
     return int(inputs[-1])
 
 
+def _run_format(folder: RunFolder) -> int:
+    """The run-folder format a run was written in (1: before the format was recorded)."""
+    try:
+        return int(json.loads(folder.config.read_text()).get("run_format", 1))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 1
+
+
 def _from_run(run_dir: Path, checkpoint: str) -> LoadedGenerator:
     config = TrainConfig.load(run_dir)
     folder = RunFolder(run_dir)
@@ -188,7 +196,15 @@ def _from_run(run_dir: Path, checkpoint: str) -> LoadedGenerator:
     averaged = config.ema > 0  # sample from the moving average, as the run's grids did
 
     def restore(prefix) -> None:
-        restore_generator(generator, prefix, averaged=averaged)
+        try:
+            restore_generator(generator, prefix, averaged=averaged)
+        except WganError as err:
+            if _run_format(folder) < RUN_FORMAT:
+                raise WganError(
+                    f"{run_dir} was written before run format {RUN_FORMAT} and its checkpoint "
+                    "does not fit today's networks; give its generator.keras instead, or train again"
+                ) from err
+            raise
 
     def loaded(source: str, epoch: int | None) -> LoadedGenerator:
         return LoadedGenerator(

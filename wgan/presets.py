@@ -84,7 +84,19 @@ def preset_values(name: str) -> dict:
 def resolve(
     constants: Mapping[str, object], preset: str | None, flags: Mapping[str, object]
 ) -> TrainConfig:
-    """The run's values: ``flags`` over ``preset`` over ``constants``, checked."""
+    """The run's values: ``flags`` over ``preset`` over ``constants``, checked.
+
+    ``epochs`` and ``iterations`` are two ways to say how long: the layer with the highest
+    precedence that says either one decides, so ``--epochs 5`` beats an ``ITERATIONS`` constant.
+    """
     chosen = preset_values(preset) if preset else {}
+    if flags.get("epochs") is not None and flags.get("iterations"):
+        raise ConfigError("give --epochs or --iterations, not both")
     values = {**constants, **chosen, **flags, "preset": preset or ""}
+    for layer in (flags, chosen):
+        if "iterations" in layer:
+            break
+        if "epochs" in layer:
+            values["iterations"] = 0
+            break
     return TrainConfig(**values).validate()
