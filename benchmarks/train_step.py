@@ -152,7 +152,7 @@ def make_variants(args: argparse.Namespace, size: int) -> list[Variant]:
         for i, (shape, filters, kernel) in enumerate(PEAK_SHAPES):
             variants.append(
                 Variant(
-                    f"{name}/{i}",
+                    f"{name}#{i}",  # "#": preset variants use "/"
                     peak_conv(dtype, shape, filters, kernel),
                     iterations=PEAK_CALLS,
                     gflop=conv_flops(shape, filters, kernel) / 1e9,
@@ -177,7 +177,7 @@ def summarise(variants: list[Variant]) -> dict[str, dict]:
     """Figures per variant; the two peak shapes collapse into their faster one."""
     figures: dict[str, dict] = {}
     for variant in variants:
-        name, _, shape = variant.name.partition("/")
+        name, _, shape = variant.name.partition("#")
         gflops = variant.gflop / variant.seconds()
         if shape:
             if gflops > figures.get(name, {}).get("gflops", 0.0):
