@@ -202,7 +202,7 @@ def _from_run(run_dir: Path, checkpoint: str) -> LoadedGenerator:
             if _run_format(folder) < RUN_FORMAT:
                 raise WganError(
                     f"{run_dir} was written before run format {RUN_FORMAT} and its checkpoint "
-                    "does not fit today's networks; give its generator.keras instead, or train again"
+                    "does not fit today's networks; give its generator.keras, or train again"
                 ) from err
             raise
 
