@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import os
 import sys
 import time
 import warnings
@@ -300,12 +299,4 @@ def train(session) -> int:
 
 
 if __name__ == "__main__":
-    code = main()
-    if code == 130:
-        # Interrupted mid-epoch: the last epoch's files are complete, but tf.data's threads may
-        # still be inside the pipeline's Python gather; tearing them down during interpreter
-        # shutdown hung once in CI. Nothing is left to write, so leave without that teardown.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    sys.exit(code)
+    sys.exit(main())

@@ -51,6 +51,12 @@ def run_train(*args, timeout=240):
     )
 
 
+def _heed_ctrl_c() -> None:
+    # A suite started in the background by a shell without job control inherits SIGINT as
+    # ignored, and Python then keeps ignoring it: give the child Python's usual Ctrl-C.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_train(*args):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.Popen(
@@ -59,6 +65,7 @@ def start_train(*args):
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=_heed_ctrl_c,
     )
 
 
