@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import platform
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -25,6 +26,20 @@ PRECISION_CHOICES = (*PRECISIONS, "auto")
 OPTIMIZERS = ("rmsprop", "adam")
 # Bump when a run folder written by an older version cannot be resumed by this one.
 RUN_FORMAT = 2
+
+
+def length_in_epochs(*layers: Mapping[str, object]) -> bool:
+    """Whether a run's length is in epochs: ``epochs`` and ``iterations`` are two ways to say
+    how long, and the first layer (highest precedence first) that says either one decides, so
+    ``--epochs 5`` beats an ``ITERATIONS`` constant. One layer saying both is refused."""
+    for layer in layers:
+        if layer.get("iterations") and layer.get("epochs") is not None:
+            raise ConfigError("give --epochs or --iterations, not both")
+        if "iterations" in layer:
+            return False
+        if "epochs" in layer:
+            return True
+    return False
 
 
 @dataclass

@@ -180,14 +180,6 @@ def _check_is_generator(model: keras.Model, path: Path) -> int:
     return int(inputs[-1])
 
 
-def _run_format(folder: RunFolder) -> int:
-    """The run-folder format a run was written in (1: before the format was recorded)."""
-    try:
-        return int(json.loads(folder.config.read_text()).get("run_format", 1))
-    except (OSError, ValueError, TypeError, AttributeError):
-        return 1
-
-
 def _from_run(run_dir: Path, checkpoint: str) -> LoadedGenerator:
     config = TrainConfig.load(run_dir)
     folder = RunFolder(run_dir)
@@ -199,7 +191,7 @@ def _from_run(run_dir: Path, checkpoint: str) -> LoadedGenerator:
         try:
             restore_generator(generator, prefix, averaged=averaged)
         except WganError as err:
-            if _run_format(folder) < RUN_FORMAT:
+            if folder.run_format() < RUN_FORMAT:  # config.json was read already
                 raise WganError(
                     f"{run_dir} was written before run format {RUN_FORMAT} and its checkpoint "
                     "does not fit today's networks; give its generator.keras, or train again"

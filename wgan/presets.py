@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from wgan.config import TrainConfig
+from wgan.config import TrainConfig, length_in_epochs
 from wgan.errors import ConfigError
 
 
@@ -84,19 +84,10 @@ def preset_values(name: str) -> dict:
 def resolve(
     constants: Mapping[str, object], preset: str | None, flags: Mapping[str, object]
 ) -> TrainConfig:
-    """The run's values: ``flags`` over ``preset`` over ``constants``, checked.
-
-    ``epochs`` and ``iterations`` are two ways to say how long: the layer with the highest
-    precedence that says either one decides, so ``--epochs 5`` beats an ``ITERATIONS`` constant.
-    """
+    """The run's values: ``flags`` over ``preset`` over ``constants``, checked (the length in
+    epochs or iterations as ``length_in_epochs`` says)."""
     chosen = preset_values(preset) if preset else {}
-    if flags.get("epochs") is not None and flags.get("iterations"):
-        raise ConfigError("give --epochs or --iterations, not both")
     values = {**constants, **chosen, **flags, "preset": preset or ""}
-    for layer in (flags, chosen):
-        if "iterations" in layer:
-            break
-        if "epochs" in layer:
-            values["iterations"] = 0
-            break
+    if length_in_epochs(flags, chosen):
+        values["iterations"] = 0
     return TrainConfig(**values).validate()

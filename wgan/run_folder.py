@@ -20,6 +20,7 @@ Nothing here imports TensorFlow: the sonification reads run folders without it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -85,6 +86,10 @@ class RunFolder:
 
     def epoch_grid(self, epoch: int) -> Path:
         return self.images / f"{epoch_name(epoch)}.png"
+
+    def run_format(self) -> int:
+        """The run-folder format config.json records (1: written before formats were recorded)."""
+        return int(json.loads(self.config.read_text()).get("run_format", 1))
 
     def epoch_samples(self, epoch: int) -> Path:
         return self.images / epoch_name(epoch)

@@ -33,7 +33,13 @@ from wgan.callbacks import (
     write_samples,
 )
 from wgan.checkpoint import TrainingState
-from wgan.config import RUN_FORMAT, TrainConfig, package_versions, resolve_precision
+from wgan.config import (
+    RUN_FORMAT,
+    TrainConfig,
+    length_in_epochs,
+    package_versions,
+    resolve_precision,
+)
 from wgan.data import make_dataset, steps_per_epoch
 from wgan.errors import ConfigError
 from wgan.evaluation import SWDEvaluator
@@ -308,8 +314,8 @@ def resume_config(run_dir: str | os.PathLike, changes: Mapping[str, object]) -> 
             f"--resume {run_dir}: no config.json there; give a folder made by train.py"
         )
     try:
-        recorded = json.loads(folder.config.read_text()).get("run_format", 1)
-    except (OSError, json.JSONDecodeError, AttributeError) as err:
+        recorded = folder.run_format()
+    except (OSError, ValueError, TypeError, AttributeError) as err:
         raise ConfigError(f"{folder.config} cannot be read ({err}); it cannot be resumed") from None
     if recorded != RUN_FORMAT:
         raise ConfigError(
@@ -318,7 +324,7 @@ def resume_config(run_dir: str | os.PathLike, changes: Mapping[str, object]) -> 
             "sonify.py still read it)"
         )
     config = TrainConfig.load(run_dir)
-    if "epochs" in changes and "iterations" not in changes:
+    if length_in_epochs(changes):
         config.iterations = 0  # a new length in epochs replaces one in iterations
     for name, value in changes.items():
         setattr(config, name, value)
