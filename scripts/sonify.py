@@ -21,7 +21,13 @@ from _common import Parser, quiet_stderr
 # Sonifying needs no TensorFlow, but `import wgan` may load it: keep its start-up chatter quiet.
 with quiet_stderr():
     from wgan.errors import WganError
-    from wgan.run_folder import LOSSES_AUDIO, RunFolder, epoch_name, progression_name
+    from wgan.run_folder import (
+        LOSSES_AUDIO,
+        RunFolder,
+        epoch_name,
+        progression_name,
+        sample_labels,
+    )
     from wgan.sonification import (
         Mapping,
         Narrator,
@@ -154,6 +160,12 @@ def evenly_spaced(items: list, most: int) -> list:
     return [items[i] for i in picks]
 
 
+def said_label(labels: dict[str, str], path: Path) -> str:
+    """"label 7, " for a sample of a conditional run (from labels.json), else nothing."""
+    label = labels.get(path.name)
+    return f"label {label}, " if label else ""
+
+
 def _sample_number(path: Path) -> int:
     return int(path.stem.split("_")[-1])
 
@@ -178,7 +190,9 @@ def sonify_run(run: Path, args: argparse.Namespace, write: Writer) -> None:
             warn(f"{epochs[epoch]}: no readable samples; epoch {epoch} skipped")
             continue
         header = f"{run_words(run.name)}, epoch {epoch}. {epoch_facts(metrics, epoch)}"
-        intros = [f"Sample {_sample_number(p)}, {brightness_words(img)}." for p, img in loaded]
+        labels = sample_labels(epochs[epoch])
+        intros = [f"Sample {_sample_number(p)}, {said_label(labels, p)}{brightness_words(img)}."
+                  for p, img in loaded]  # fmt: skip
         images = [img for _, img in loaded]
         audio = images_audio(images, intros, args.mapping, narrator, header, legend)
         write(audio, out / epoch_name(epoch))
@@ -192,8 +206,9 @@ def sonify_run(run: Path, args: argparse.Namespace, write: Writer) -> None:
     loaded_by_path = dict(readable([path for _, path in followed]))
     progression = [(e, loaded_by_path[path]) for e, path in followed if path in loaded_by_path]
     if progression:
+        said = {epoch: said_label(sample_labels(path.parent), path) for epoch, path in followed}
         intros = [
-            f"Epoch {epoch}, {brightness_words(image)}. {epoch_facts(metrics, epoch)}"
+            f"Epoch {epoch}, {said[epoch]}{brightness_words(image)}. {epoch_facts(metrics, epoch)}"
             for epoch, image in progression
         ]
         images = [image for _, image in progression]
@@ -218,7 +233,8 @@ def sonify_images(paths: list[Path], args: argparse.Namespace, write: Writer) ->
             print(f"error: {err}", file=sys.stderr)
             ok = False
             continue
-        intro = f"{path.stem.replace('_', ' ')}, {brightness_words(image)}."
+        label = said_label(sample_labels(path.parent), path)
+        intro = f"{path.stem.replace('_', ' ')}, {label}{brightness_words(image)}."
         audio = images_audio([image], [intro], args.mapping, narrator, "", not args.no_legend)
         write(audio, (args.out or path.parent) / path.stem)
     return ok

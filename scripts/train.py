@@ -40,6 +40,7 @@ EMA = 0.0  # decay of the generator's moving average used for samples (0 = off, 
 AUGMENT = ""  # DiffAugment policy for the critic's inputs, e.g. "color,translation,cutout"
 OPTIMIZER = "rmsprop"  # rmsprop or adam, for both networks
 LEARNING_RATE = 5e-5  # learning rate of both networks
+GENERATOR_LR = 0.0  # the generator's own learning rate; 0 = LEARNING_RATE (InfoGAN uses 1e-3)
 BETA1, BETA2 = 0.5, 0.999  # Adam's betas
 LEAKY_SLOPE = 0.2  # LeakyReLU negative slope in both networks
 INIT_STDDEV = 0.02  # weights initialised from N(0, INIT_STDDEV)
@@ -54,7 +55,16 @@ EVAL_EVERY = 10
 EVAL_SAMPLES = 256  # generated and real images per SWD evaluation (fixed for the whole run)
 KEEP_EVERY = 10  # keep the generator's weights every this many epochs (0 = only eval epochs)
 FLAT_PATIENCE = 5  # warn when the critic loss is ~0 or flat for this many epochs (0 = off)
-DATA = None  # image folder, or "demo"; None = celeba-dataset/, or the demo faces when empty
+# Models that use labels (the presets cgan, acgan, infogan and sgan set these)
+MODEL = "gan"  # gan, cgan (conditional), acgan, infogan or sgan (semi-supervised)
+CRITIC_CONDITION = "projection"  # cgan: the critic sees the label by projection, or "maps"
+ATTRIBUTES = ""  # cgan/acgan on CelebA: attributes to condition on, e.g. "Smiling,Male"
+LABELLED = 100  # sgan: labelled images (class-balanced), the rest train unlabelled
+CATEGORIES = 10  # infogan: values of the categorical code
+CONTINUOUS_CODES = 2  # infogan: continuous codes, uniform in [-1, 1]
+AUX_WEIGHT = 1.0  # weight of the auxiliary loss (AC-GAN's class loss, InfoGAN's, SGAN's)
+# Image folder, "demo" or "digits" (built-in MNIST); None = celeba-dataset/, or demo when empty
+DATA = None
 CELEBA_DIR = ROOT / "celeba-dataset"
 RUNS_DIR = ROOT / "runs"
 # Decoded images are kept here as memory-mapped uint8 files, so a data set is decoded once and
@@ -93,6 +103,7 @@ FLAGS = {  # flag -> (config field, type, constant, help)
     "--augment": ("augment", str, AUGMENT, "DiffAugment policy, e.g. color,translation,cutout"),
     "--optimizer": ("optimizer", str, OPTIMIZER, "rmsprop or adam"),
     "--lr": ("lr", float, LEARNING_RATE, "learning rate"),
+    "--generator-lr": ("generator_lr", float, GENERATOR_LR, "generator learning rate, 0 = --lr"),
     "--beta1": ("beta1", float, BETA1, "Adam beta_1"),
     "--beta2": ("beta2", float, BETA2, "Adam beta_2"),
     "--leaky-slope": ("leaky_slope", float, LEAKY_SLOPE, "LeakyReLU slope"),
@@ -109,6 +120,17 @@ FLAGS = {  # flag -> (config field, type, constant, help)
     "--flat-patience": (
         "flat_patience", int, FLAT_PATIENCE, "epochs of flat critic loss before a warning"
     ),
+    "--model": ("model", str, MODEL, "gan, cgan, acgan, infogan or sgan"),
+    "--critic-condition": (
+        "critic_condition", str, CRITIC_CONDITION, "cgan: projection or maps"
+    ),
+    "--attributes": ("attributes", str, ATTRIBUTES, "CelebA attributes, e.g. Smiling,Male"),
+    "--labelled": ("labelled", int, LABELLED, "sgan: labelled images"),
+    "--categories": ("categories", int, CATEGORIES, "infogan: categorical code values"),
+    "--continuous-codes": (
+        "continuous_codes", int, CONTINUOUS_CODES, "infogan: continuous codes"
+    ),
+    "--aux-weight": ("aux_weight", float, AUX_WEIGHT, "weight of the auxiliary loss"),
 }
 RESUMABLE = ("epochs", "iterations")  # what --resume may change: how long the run goes on
 
@@ -123,7 +145,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         epilog=f"presets:\n{presets}",
     )  # fmt: skip
     parser.add_argument("--preset", metavar="NAME", help=f"a whole recipe: {', '.join(PRESETS)}")
-    parser.add_argument("--data", help="image folder or demo (default: celeba-dataset/, else demo)")
+    parser.add_argument("--data", help="image folder, demo or digits "
+                        "(default: celeba-dataset/, else demo)")  # fmt: skip
     for flag, (_, kind, default, text) in FLAGS.items():
         # A yes/no flag alone means yes: --spectral-norm is --spectral-norm yes.
         switch = {"nargs": "?", "const": True} if kind is yes_no else {}

@@ -98,9 +98,9 @@ def test_each_critic_update_gets_its_own_fresh_real_batch():
     seen = []
     original = model.critic_update
 
-    def spy(real):
-        seen.append(float(tf.reduce_mean(real)))
-        return original(real)
+    def spy(batch):
+        seen.append(float(tf.reduce_mean(batch["images"])))
+        return original(batch)
 
     model.critic_update = spy
     groups = np.zeros((BATCH, 4, SIZE, SIZE, 3), np.uint8)

@@ -6,18 +6,18 @@ import logging
 import math
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
-import numpy as np
 
 from wgan.checkpoint import TrainingState, save_generator_weights
 from wgan.data import to_uint8
 from wgan.evaluation import SWDEvaluator
 from wgan.grids import make_grid
 from wgan.history import append_row, columns_for, read_metrics
-from wgan.io import atomic_path, save_png
-from wgan.run_folder import RunFolder, sample_name
+from wgan.io import atomic_path, save_png, write_json
+from wgan.run_folder import SAMPLE_LABELS, RunFolder, sample_name
 
 log = logging.getLogger(__name__)
 
@@ -74,28 +74,42 @@ class SampleGrid(keras.callbacks.Callback):
     from the model's ``sampler`` (the moving average when EMA is on).
     """
 
-    def __init__(self, folder: RunFolder, noise: np.ndarray, every: int, epochs: int):
+    def __init__(self, folder: RunFolder, grid: GridInputs, every: int, epochs: int):
         super().__init__()
         self.folder = folder
-        self.noise = noise
+        self.grid = grid
         self.every = every
         self.epochs = epochs
 
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
         if is_due(done, self.every, self.epochs):
-            write_samples(self.model.sampler, self.noise, self.folder, done)
+            write_samples(self.model.sampler, self.grid, self.folder, done)
 
 
-def write_samples(generator: keras.Model, noise: np.ndarray, folder: RunFolder, epoch: int) -> Path:
-    """Write an epoch's grid and its samples one file each; return the grid's path."""
-    images = to_uint8(generator(noise, training=False))
+@dataclass
+class GridInputs:
+    """The generator inputs behind every grid of a run, and how to lay them out and say them."""
+
+    inputs: object  # latent batch, or [latent, labels]
+    columns: int | None = None  # samples per row (None: a square grid)
+    captions: list[str] = field(default_factory=list)  # each sample's label, when it has one
+
+
+def write_samples(generator: keras.Model, grid, folder: RunFolder, epoch: int) -> Path:
+    """Write an epoch's grid and its samples one file each (and their labels, for a
+    conditional model); return the grid's path. ``grid`` is a ``GridInputs`` or a latent batch."""
+    grid = grid if isinstance(grid, GridInputs) else GridInputs(grid)
+    images = to_uint8(generator(grid.inputs, training=False))
     samples = folder.epoch_samples(epoch)
     samples.mkdir(parents=True, exist_ok=True)
     for i, image in enumerate(images):
         save_png(samples / sample_name(i), image)
+    if grid.captions:
+        write_json(samples / SAMPLE_LABELS,
+                   {sample_name(i): text for i, text in enumerate(grid.captions)})  # fmt: skip
     grid_path = folder.epoch_grid(epoch)
-    save_png(grid_path, make_grid(images))
+    save_png(grid_path, make_grid(images, columns=grid.columns))
     return grid_path
 
 

@@ -12,6 +12,13 @@ from importlib import metadata
 from pathlib import Path
 
 from wgan.augment import parse_policy
+from wgan.conditioning import (
+    ACCEPTED_LOSSES,
+    CRITIC_JOINS,
+    MODELS,
+    NEEDS_LABELS,
+    TAKES_ATTRIBUTES,
+)
 from wgan.errors import ConfigError
 from wgan.losses import LOSSES
 from wgan.models import NORMS
@@ -66,7 +73,8 @@ class TrainConfig:
     ema: float = 0.0  # decay of the generator's moving average (0 = off), e.g. 0.999
     augment: str = ""  # DiffAugment policy, e.g. "color,translation,cutout" ("" = off)
     optimizer: str = "rmsprop"  # rmsprop or adam, for both networks
-    lr: float = 5e-5  # learning rate, both networks
+    lr: float = 5e-5  # learning rate, both networks (the critic's, when generator_lr is set)
+    generator_lr: float = 0.0  # the generator's own learning rate (0 = lr), e.g. InfoGAN's 1e-3
     beta1: float = 0.5  # Adam's beta_1
     beta2: float = 0.999  # Adam's beta_2
     leaky_slope: float = 0.2
@@ -80,8 +88,18 @@ class TrainConfig:
     keep_every: int = 10  # keep the generator's weights every this many epochs; 0 = off
     flat_patience: int = 5  # warn when the critic loss is flat for this many epochs; 0 = off
     precision: str = "float32"  # "float32", "bf16" (Keras mixed_bfloat16) or "auto"
-    data: str = ""  # the image folder, or "demo" for the built-in faces
+    model: str = "gan"  # gan, cgan, acgan, infogan or sgan (the presets of the same names)
+    critic_condition: str = "projection"  # cgan: how the critic sees the label (or "maps")
+    attributes: str = ""  # cgan/acgan on CelebA: attributes to condition on, "Smiling,Male"
+    labelled: int = 100  # sgan: labelled images (class-balanced, drawn once with the seed)
+    categories: int = 10  # infogan: values of the categorical code
+    continuous_codes: int = 2  # infogan: continuous codes, uniform in [-1, 1]
+    aux_weight: float = 1.0  # weight of the auxiliary loss (AC class loss, InfoGAN, SGAN)
+    data: str = ""  # the image folder, "demo" for the built-in faces, "digits" for MNIST
     n_images: int = 0  # images actually used (filled in once the data is loaded)
+    label_kind: str = ""  # "class" or "attributes" (filled in once the labels are loaded)
+    classes: list = field(default_factory=list)  # class or attribute names (filled in)
+    label_frequencies: list = field(default_factory=list)  # share of each (filled in)
     preset: str = ""  # the preset the values started from ("" = none: the constants)
     extra: dict = field(default_factory=dict)
 
@@ -121,6 +139,10 @@ class TrainConfig:
         ):  # fmt: skip
             if not value > 0:
                 raise ConfigError(f"{flag} must be a positive number, got {value}")
+        if self.generator_lr < 0:
+            raise ConfigError(
+                f"--generator-lr must be 0 (same as --lr) or positive, got {self.generator_lr}"
+            )
         if not 0.0 <= self.ema < 1.0:
             raise ConfigError(f"--ema must be 0 (off) or a decay in (0, 1), got {self.ema}")
         for flag, value in (("--beta1", self.beta1), ("--beta2", self.beta2)):
@@ -149,7 +171,39 @@ class TrainConfig:
                 "mixes across the batch: add --norm layer or --norm none"
             )
         parse_policy(self.augment)
+        self._validate_model()
         return self
+
+    def _validate_model(self) -> None:
+        for flag, value, choices in (
+            ("--model", self.model, MODELS),
+            ("--critic-condition", self.critic_condition, CRITIC_JOINS),
+        ):
+            if value not in choices:
+                raise ConfigError(f"{flag} must be one of {', '.join(choices)}, got {value!r}")
+        accepted = ACCEPTED_LOSSES.get(self.model)
+        if accepted and self.loss not in accepted:
+            raise ConfigError(
+                f"--model {self.model} is defined with the {' or '.join(accepted)} loss, not "
+                f"--loss {self.loss}: use --loss {accepted[0]}"
+            )
+        if self.attributes and self.model not in TAKES_ATTRIBUTES:
+            raise ConfigError(
+                f"--attributes conditions a {' or '.join(TAKES_ATTRIBUTES)} model, not --model "
+                f"{self.model}: add --preset cgan or --preset acgan"
+            )
+        for flag, value, least in (
+            ("--labelled", self.labelled, 1), ("--categories", self.categories, 2),
+            ("--continuous-codes", self.continuous_codes, 0),
+        ):  # fmt: skip
+            if value < least:
+                raise ConfigError(f"{flag} must be at least {least}, got {value}")
+        if not self.aux_weight > 0:
+            raise ConfigError(f"--aux-weight must be a positive number, got {self.aux_weight}")
+
+    @property
+    def needs_labels(self) -> bool:
+        return self.model in NEEDS_LABELS
 
     @property
     def dtype_policy(self) -> str | None:

@@ -13,7 +13,7 @@ import math
 import mmap
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,18 +100,19 @@ def find_images(root: str | os.PathLike) -> tuple[list[Path], str]:
     return _walk(root), "folder"
 
 
-def _is_image_name(name: str) -> bool:
+def is_image_name(name: str) -> bool:
     return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
 def _list_folder(folder: Path) -> list[Path]:
     with os.scandir(folder) as entries:
-        names = sorted(e.name for e in entries if _is_image_name(e.name) and e.is_file())
+        names = sorted(e.name for e in entries if is_image_name(e.name) and e.is_file())
     return [folder / name for name in names]
 
 
-def _walk(root: Path) -> list[Path]:
-    files: list[Path] = []
+def iter_image_files(root: str | os.PathLike) -> Iterator[Path]:
+    """Image files under root, folder by folder (hidden ones skipped, symlink loops cut): lazy,
+    so a caller that needs only the first stops there."""
     seen: set[str] = set()  # real paths of visited folders, so symlink loops end
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         real = os.path.realpath(dirpath)
@@ -120,8 +121,11 @@ def _walk(root: Path) -> list[Path]:
             continue
         seen.add(real)
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        files.extend(Path(dirpath) / f for f in filenames if _is_image_name(f))
-    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+        yield from (Path(dirpath) / f for f in filenames if is_image_name(f))
+
+
+def _walk(root: Path) -> list[Path]:
+    return sorted(iter_image_files(root), key=lambda p: p.relative_to(root).as_posix())
 
 
 def load_images(
@@ -468,6 +472,9 @@ def make_dataset(
     seed: int | None = None,
     shuffle: bool = True,
     repeat: bool = False,
+    labels: np.ndarray | None = None,
+    indices: np.ndarray | None = None,
+    labelled: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tf.data.Dataset:
     """Real batches for training: elements are uint8 (batch_size, n_critic, H, W, C).
 
@@ -476,6 +483,12 @@ def make_dataset(
     steps_per_epoch() elements, every image at most once, reshuffled (seeded) each pass. Only
     indices flow through the graph: rows are gathered from the array (or memmap) in numpy, so
     the images are never copied into the graph and a memmap is read a batch at a time.
+
+    With ``labels`` (N,) or (N, A), elements are dicts of ``images`` and ``labels`` gathered
+    with the same indices, so each label stays with its image. ``indices`` restricts a pass to
+    those rows. ``labelled`` = (images, labels), the semi-supervised GAN's small labelled set,
+    adds ``labelled_images`` (batch_size, H, W, C) and ``labelled_labels`` to every element:
+    a seeded reshuffle of that set, repeated as often as the pass needs.
     """
     if not isinstance(images, np.ndarray) or images.ndim != 4 or images.dtype != np.uint8:
         raise ConfigError(
@@ -483,7 +496,8 @@ def make_dataset(
             f"{type(images).__name__} {getattr(images, 'dtype', '')} "
             f"{getattr(images, 'shape', '')}"
         )
-    n = len(images)
+    rows = np.arange(len(images)) if indices is None else np.asarray(indices, np.int64)
+    n = len(rows)
     steps = steps_per_epoch(n, batch_size, n_critic)
     per_step = batch_size * n_critic
     if steps == 0:
@@ -491,21 +505,28 @@ def make_dataset(
             f"only {n} images for batch_size={batch_size} x n_critic={n_critic}: need at least "
             f"{per_step} images; load more (n_samples) or lower the batch size"
         )
+    if labels is not None and len(labels) != len(images):
+        raise ConfigError(f"{len(labels)} labels for {len(images)} images: give one per image")
     element_shape = (batch_size, n_critic, *images.shape[1:])
     release = _PageRelease(images)
 
-    def gather(indices: np.ndarray) -> np.ndarray:
+    def gather(positions: np.ndarray) -> np.ndarray:
+        indices = rows[positions]
         order = np.argsort(indices)
-        rows = images[indices[order]]  # ascending reads: sequential on disk for a memmap
-        batch = np.empty(rows.shape, dtype=np.uint8)
-        batch[order] = rows  # back to the shuffled order
-        release.read(rows.nbytes)
+        found = images[indices[order]]  # ascending reads: sequential on disk for a memmap
+        batch = np.empty(found.shape, dtype=np.uint8)
+        batch[order] = found  # back to the shuffled order
+        release.read(found.nbytes)
         return batch.reshape(element_shape)
 
-    def gather_tf(indices: tf.Tensor) -> tf.Tensor:
-        batch = tf.numpy_function(gather, [indices], tf.uint8, stateful=False)
+    def gather_tf(positions: tf.Tensor):
+        batch = tf.numpy_function(gather, [positions], tf.uint8, stateful=False)
         batch.set_shape(element_shape)
-        return batch
+        if labels is None:
+            return batch
+        found = tf.gather(tf.constant(labels), tf.gather(tf.constant(rows), positions))
+        found = tf.reshape(found, (batch_size, n_critic, *labels.shape[1:]))
+        return {"images": batch, "labels": found}
 
     dataset = tf.data.Dataset.range(n)
     if shuffle:
@@ -514,4 +535,21 @@ def make_dataset(
     if repeat:
         dataset = dataset.repeat()
     dataset = dataset.map(gather_tf, num_parallel_calls=PIPELINE_PARALLELISM)
+    if labelled is not None:
+        dataset = _with_labelled(dataset, *labelled, batch_size, seed)
     return dataset.prefetch(PIPELINE_PARALLELISM).with_options(_PIPELINE_OPTIONS)
+
+
+def _with_labelled(
+    dataset: tf.data.Dataset, images: np.ndarray, labels: np.ndarray, batch_size: int, seed
+) -> tf.data.Dataset:
+    """Zip a repeated, reshuffled stream of the labelled set onto every element."""
+    labelled = tf.data.Dataset.from_tensor_slices((np.asarray(images), np.asarray(labels)))
+    labelled = labelled.shuffle(len(images), seed=seed, reshuffle_each_iteration=True).repeat()
+    labelled = labelled.batch(batch_size, drop_remainder=True)
+
+    def join(element, pair):
+        element = element if isinstance(element, dict) else {"images": element}
+        return {**element, "labelled_images": pair[0], "labelled_labels": pair[1]}
+
+    return tf.data.Dataset.zip((dataset, labelled)).map(join)

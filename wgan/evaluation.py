@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 from wgan.generate import latent_noise, sample_images
+from wgan.inputs import InputSpace
 from wgan.metrics import sliced_wasserstein_distance
 
 # Independent random streams of one run seed (the grids' noise uses the seed itself).
@@ -26,15 +27,23 @@ class SWDEvaluator:
         latent_dim: int,
         distribution: str = "uniform",
         seed: int = 0,
+        space: InputSpace | None = None,
+        labels: np.ndarray | None = None,
     ):
+        """``space`` and ``labels`` (one per image) for a conditional or InfoGAN generator:
+        the fakes are then drawn for the labels of the real images they are compared with."""
         n = min(n, len(images))
         rng = np.random.default_rng([seed, _REAL_STREAM])
         # Sorted indices: a memmap is then read front to back.
         index = np.sort(rng.choice(len(images), size=n, replace=False))
         self.real = np.asarray(images[index])
-        self.noise = latent_noise(
-            n, latent_dim, distribution, np.random.default_rng([seed, _NOISE_STREAM])
-        )
+        noise_rng = np.random.default_rng([seed, _NOISE_STREAM])
+        if space is None:
+            self.noise = latent_noise(n, latent_dim, distribution, noise_rng)
+        elif space.conditional:
+            self.noise = space.inputs(space.latent(n, noise_rng), labels[index])
+        else:
+            self.noise = space.latent(n, noise_rng)
         self.seed = seed
 
     def __call__(self, generator: keras.Model, batch_size: int = 64) -> float:

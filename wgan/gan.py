@@ -6,6 +6,12 @@ and optionally an ``ema`` of the generator and an ``augment`` (DiffAugment) for 
 inputs. WGAN, WGAN-GP, DCGAN, hinge and balanced training are combinations of these (see
 ``wgan.presets``). Each part names the metrics it reports, so what ``fit`` logs, ``metrics.csv``
 holds, the plots draw and the sonification plays follows from the parts chosen.
+
+Models that use labels are the same step with more parts: networks that take a label
+(``wgan.conditioning``) and ``heads`` that add auxiliary losses on the critic's extra outputs
+(``wgan.heads``: AC-GAN, InfoGAN, the semi-supervised GAN). A batch is then a dict: ``images``
+and ``labels`` (one group per critic update), and for the semi-supervised GAN a batch from the
+labelled set, ``labelled_images`` and ``labelled_labels``.
 """
 
 from __future__ import annotations
@@ -14,8 +20,10 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from wgan.conditioning import SCORE
 from wgan.ema import EMA
 from wgan.errors import ConfigError
+from wgan.heads import Head
 from wgan.losses import AdversarialLoss, Wasserstein
 from wgan.penalties import Penalty, WeightClip
 from wgan.priors import Prior, Uniform
@@ -32,6 +40,8 @@ LABELS = {
     "critic_fake": "mean critic score on generated images",
     "generator_loss": "generator loss",
 }
+# Batch entries with one group per critic update (axis 1); the others serve the whole iteration.
+GROUPED = ("images", "labels")
 # Keras' normalisation layers stop the gradient through the batch mean (tf.nn.moments):
 # their second derivatives, which a gradient penalty needs, are biased.
 _MOMENT_LAYERS = (
@@ -57,6 +67,12 @@ class GAN(keras.Model):
     critic update k uses group k, so each has its own fresh real batch as in the official WGAN
     code, and the batch axis comes first so that ``tf.distribute`` splits it across replicas.
     Plain ``(batch, H, W, C)`` batches are shared by all the critic updates of an iteration.
+
+    A critic or generator built with a label input (``wgan.conditioning``) gets the batch's
+    labels: in a critic update the fakes are made for the labels of the real batch (so the
+    penalty's interpolates each have one label, and the labels' joint distribution is the
+    data's, attributes included), in a generator update for those of the iteration's first
+    group. ``heads`` add their auxiliary losses to both objectives.
     """
 
     def __init__(
@@ -70,12 +86,15 @@ class GAN(keras.Model):
         ema: EMA | None = None,
         augment=None,
         seed: int | None = None,
+        heads: list[Head] | tuple[Head, ...] = (),
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.critic = critic
         self.generator = generator
-        self.latent_dim = int(generator.input_shape[-1])
+        self.latent_dim = int(generator.inputs[0].shape[-1])
+        self.generator_takes_labels = len(generator.inputs) > 1
+        self.critic_takes_labels = len(critic.inputs) > 1
         self.adversarial_loss = loss or Wasserstein()
         self.penalty = WeightClip(0.01) if penalty is None else penalty
         self.prior = prior or Uniform()
@@ -83,6 +102,7 @@ class GAN(keras.Model):
         self.ema = ema
         self.augment = augment if augment is not None and augment.policy else None
         self.seed = seed
+        self.heads = list(heads)
         if self.penalty.per_sample:
             _check_no_moment_layers(critic, self.penalty)
         self.seed_generator = keras.random.SeedGenerator(seed, name="latent_seed")
@@ -101,13 +121,14 @@ class GAN(keras.Model):
     @property
     def parts(self) -> list:
         found = (self.adversarial_loss, self.penalty, self.prior, self.schedule, self.ema,
-                 self.augment)  # fmt: skip
+                 self.augment, *self.heads)  # fmt: skip
         return [part for part in found if part is not None]
 
     @property
     def critic_metric_names(self) -> tuple[str, ...]:
         """Values of one critic update, averaged over the iteration's critic updates."""
-        return (*CRITIC_METRICS, *self.penalty.metrics)
+        heads = [name for head in self.heads for name in head.critic_metrics]
+        return (*CRITIC_METRICS, *self.penalty.metrics, *heads)
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -183,6 +204,36 @@ class GAN(keras.Model):
     def call(self, latent, training=False):
         return self.generator(latent, training=training)
 
+    # -- batches and the networks' inputs and outputs -------------------------------------------
+    @staticmethod
+    def as_batch(data) -> dict:
+        """A dict batch from what ``fit`` passes: a dict, an (images, ...) tuple or images."""
+        if isinstance(data, dict):
+            return dict(data)
+        if isinstance(data, (tuple, list)):
+            data = data[0]
+        return {"images": data}
+
+    @staticmethod
+    def group(batch, index) -> dict:
+        """The batch of one critic update: group ``index`` of the grouped entries."""
+        batch = GAN.as_batch(batch)
+        return {key: tf.gather(value, index, axis=1) if key in GROUPED else value
+                for key, value in batch.items()}  # fmt: skip
+
+    @staticmethod
+    def groups(batch):
+        return tf.shape(batch["images"])[1]
+
+    def generator_inputs(self, latent, labels):
+        return [latent, labels] if self.generator_takes_labels else latent
+
+    def critic_outputs(self, images, labels, training: bool) -> dict:
+        """The critic's outputs as a dict (a plain critic's score is ``score``)."""
+        outputs = self.critic([images, labels] if self.critic_takes_labels else images,
+                              training=training)  # fmt: skip
+        return outputs if isinstance(outputs, dict) else {SCORE: outputs}
+
     # -- the pieces a schedule combines ---------------------------------------------------------
     def sample_latent(self, batch_size) -> tf.Tensor:
         """Fresh latent vectors from the prior: stateless draws from the model's seed
@@ -192,30 +243,56 @@ class GAN(keras.Model):
     def _augmented(self, images):
         return images if self.augment is None else self.augment(images)
 
-    def _critic_objective(self, real, fake):
-        """The critic's loss (penalty included), the penalty's metrics, its two adversarial
-        terms and the scores behind them."""
-        real, fake = self._augmented(real), self._augmented(fake)
-        real_scores = self.critic(real, training=True)
-        fake_scores = self.critic(fake, training=True)
-        terms = self.adversarial_loss.critic_terms(real_scores, fake_scores)
+    def _critic_objective(self, batch, fake, latent):
+        """What the critic minimises with the heads' terms, the metric values of the penalty
+        and the heads, its two adversarial terms and the outputs on (real, fake).
+
+        ``critic_loss`` (the first value) is the adversarial terms plus the penalty; the
+        heads' terms are added to the objective that is differentiated, not to it.
+        """
+        labels = batch.get("labels")
+        real, fake = self._augmented(batch["images"]), self._augmented(fake)
+        real_out = self.critic_outputs(real, labels, training=True)
+        fake_out = self.critic_outputs(fake, labels, training=True)
+        terms = self.adversarial_loss.critic_terms(real_out[SCORE], fake_out[SCORE])
         loss = terms[0] + terms[1]
         # Inference mode for the penalty's pass: a penalty critic has no batch statistics (they
         # are refused), and spectral norm's power iteration should not also step on the
-        # interpolated images.
-        penalty, values = self.penalty.loss(lambda x: self.critic(x, training=False), real, fake)
+        # interpolated images. A conditional critic scores each interpolate with its label.
+        penalty, values = self.penalty.loss(
+            lambda x: self.critic_outputs(x, labels, training=False)[SCORE], real, fake
+        )
         if penalty is not None:
             loss = loss + penalty
-        return loss, values, terms, (real_scores, fake_scores)
+        objective = loss
+        for head in self.heads:
+            term, head_values = head.critic_loss(
+                real_out, fake_out, batch, latent,
+                lambda x: self.critic_outputs(self._augmented(x), None, training=True),
+            )  # fmt: skip
+            objective = objective + term
+            values = {**values, **head_values}
+        return objective, loss, values, terms, (real_out, fake_out)
 
     @staticmethod
-    def _critic_values(loss, penalty_values, scores) -> dict:
+    def _critic_values(loss, values, outputs) -> dict:
         return {
             "critic_loss": loss,
-            "critic_real": ops.mean(scores[0]),
-            "critic_fake": ops.mean(scores[1]),
-            **penalty_values,
+            "critic_real": ops.mean(outputs[0][SCORE]),
+            "critic_fake": ops.mean(outputs[1][SCORE]),
+            **values,
         }
+
+    def _generator_objective(self, fake_out, batch, latent):
+        """(what the generator minimises, its metric values): adversarial plus heads' terms."""
+        loss = self.adversarial_loss.generator(fake_out[SCORE])
+        objective, values = loss, {"generator_loss": loss}
+        for head in self.heads:
+            term, head_values = head.generator_loss(fake_out, batch, latent)
+            if term is not None:
+                objective = objective + term
+            values.update(head_values)
+        return objective, values
 
     def apply_critic(self, grads) -> None:
         self.critic_optimizer.apply(grads, self.critic.trainable_variables)
@@ -226,56 +303,79 @@ class GAN(keras.Model):
         if self.ema is not None:
             self.ema.update(self.generator)
 
-    def critic_update(self, real) -> dict:
-        """One critic update on a real batch against fresh fakes; its metric values."""
-        fake = self.generator(self.sample_latent(tf.shape(real)[0]), training=True)
+    def critic_update(self, batch) -> dict:
+        """One critic update on a real batch (images, or a dict with its labels) against
+        fresh fakes made for the same labels; its metric values."""
+        batch = self.as_batch(batch)
+        labels = batch.get("labels")
+        latent = self.sample_latent(tf.shape(batch["images"])[0])
+        fake = self.generator(self.generator_inputs(latent, labels), training=True)
         with tf.GradientTape() as tape:
-            loss, penalty_values, _, scores = self._critic_objective(real, fake)
-            scaled = _scale_for_replicas(loss)
+            objective, loss, values, _, outputs = self._critic_objective(batch, fake, latent)
+            scaled = _scale_for_replicas(objective)
         self.apply_critic(tape.gradient(scaled, self.critic.trainable_variables))
-        return self._critic_values(loss, penalty_values, scores)
+        return self._critic_values(loss, values, outputs)
 
-    def generator_update(self, batch_size) -> dict:
-        """One generator update through a critic whose weights and statistics stay as they are."""
+    def generator_update(self, batch) -> dict:
+        """One generator update through a critic whose weights and statistics stay as they
+        are. ``batch`` gives the batch size (an int, or a batch whose labels the fakes get)."""
+        if isinstance(batch, dict):
+            batch_size = tf.shape(batch["images"])[0]
+        else:  # a batch size: no labels
+            batch_size, batch = batch, {}
+        labels = batch.get("labels")
         critic_trainable = [v.value for v in self.critic.trainable_variables]
         critic_state = [v.value for v in self.critic.non_trainable_variables]
         with tf.GradientTape() as tape:
-            fake = self._augmented(self.generator(self.sample_latent(batch_size), training=True))
+            latent = self.sample_latent(batch_size)
+            fake = self.generator(self.generator_inputs(latent, labels), training=True)
+            fake = self._augmented(fake)
             # stateless_call: the critic scores in training mode (batch statistics) but its
             # BatchNorm moving averages are left as they were, so no critic weight changes.
-            scores, _ = self.critic.stateless_call(
-                critic_trainable, critic_state, fake, training=True
-            )
-            loss = self.adversarial_loss.generator(scores)
-            scaled = _scale_for_replicas(loss)
+            outputs, _ = self.critic.stateless_call(
+                critic_trainable, critic_state,
+                [fake, labels] if self.critic_takes_labels else fake, training=True,
+            )  # fmt: skip
+            outputs = outputs if isinstance(outputs, dict) else {SCORE: outputs}
+            objective, values = self._generator_objective(outputs, batch, latent)
+            scaled = _scale_for_replicas(objective)
         self.apply_generator(tape.gradient(scaled, self.generator.trainable_variables))
-        return {"generator_loss": loss}
+        return values
 
-    def joint_gradients(self, real):
+    def joint_gradients(self, batch):
         """Both sides' losses and gradients from one forward pass, before any update.
 
         Returns (metric values, the critic's (real, fake) terms, critic gradients, generator
         gradients); nothing is applied.
         """
+        batch = self.as_batch(batch)
+        labels = batch.get("labels")
         with tf.GradientTape(persistent=True) as tape:
-            fake = self.generator(self.sample_latent(tf.shape(real)[0]), training=True)
-            critic_loss, penalty_values, terms, scores = self._critic_objective(real, fake)
-            generator_loss = self.adversarial_loss.generator(scores[1])
-            critic_scaled = _scale_for_replicas(critic_loss)
-            generator_scaled = _scale_for_replicas(generator_loss)
+            latent = self.sample_latent(tf.shape(batch["images"])[0])
+            fake = self.generator(self.generator_inputs(latent, labels), training=True)
+            objective, critic_loss, values, terms, outputs = self._critic_objective(
+                batch, fake, latent
+            )
+            generator_objective, generator_values = self._generator_objective(
+                outputs[1], batch, latent
+            )
+            critic_scaled = _scale_for_replicas(objective)
+            generator_scaled = _scale_for_replicas(generator_objective)
         critic_grads = tape.gradient(critic_scaled, self.critic.trainable_variables)
         generator_grads = tape.gradient(generator_scaled, self.generator.trainable_variables)
         del tape
-        values = self._critic_values(critic_loss, penalty_values, scores)
-        values["generator_loss"] = generator_loss
+        values = {**self._critic_values(critic_loss, values, outputs), **generator_values}
         return values, terms, critic_grads, generator_grads
 
     def train_step(self, data):
-        real = data[0] if isinstance(data, (tuple, list)) else data
-        real = to_float(real)
-        if len(real.shape) == 4:  # plain image batches: one real batch shared by all updates
-            real = real[:, None]
-        values = self.schedule.run(self, real)
+        batch = self.as_batch(data)
+        for key in ("images", "labelled_images"):
+            if key in batch:
+                batch[key] = to_float(batch[key])
+        if len(batch["images"].shape) == 4:  # plain batches: one shared by all the updates
+            batch = {key: value[:, None] if key in GROUPED else value
+                     for key, value in batch.items()}  # fmt: skip
+        values = self.schedule.run(self, batch)
         values.update(self.adversarial_loss.summarize(values))
         self.train_iterations.assign_add(1)
         for name, tracker in self.trackers.items():
@@ -297,6 +397,7 @@ class GAN(keras.Model):
                 "ema": serialize(self.ema),
                 "augment": serialize(self.augment),
                 "seed": self.seed,
+                "heads": [serialize(head) for head in self.heads],
             }
         )
         return config
@@ -307,6 +408,8 @@ class GAN(keras.Model):
         for key in ("critic", "generator", "loss", "penalty", "prior", "schedule", "ema",
                     "augment"):  # fmt: skip
             config[key] = keras.saving.deserialize_keras_object(config.get(key))
+        config["heads"] = [keras.saving.deserialize_keras_object(head)
+                           for head in config.get("heads", [])]  # fmt: skip
         return cls(**config)
 
 

@@ -24,8 +24,9 @@ from wgan.checkpoint import last_checkpoints, read_best, restore_generator
 from wgan.config import RUN_FORMAT, TrainConfig
 from wgan.data import to_uint8
 from wgan.errors import WganError
+from wgan.inputs import InputSpace, batches, count
 from wgan.io import atomic_path, save_png
-from wgan.priors import make_prior
+from wgan.priors import Prior, make_prior
 from wgan.run_folder import RunFolder, kept_weights
 
 
@@ -36,6 +37,11 @@ class LoadedGenerator:
     distribution: str  # "uniform" or "normal", as in training
     source: str  # where the weights came from, for the user
     epoch: int | None = None  # the epoch the weights are from, when known
+    space: InputSpace | None = None  # labels and codes the generator takes (None: noise only)
+
+    def __post_init__(self):
+        if self.space is None:
+            self.space = InputSpace(self.latent_dim, self.distribution)
 
 
 def latent_noise(
@@ -48,24 +54,29 @@ def latent_noise(
 
 def sample_images(
     generator: keras.Model,
-    noise: np.ndarray,
+    noise,
     batch_size: int = 64,
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
-    """uint8 images (N, H, W, C) for the latent vectors ``noise``, a batch at a time."""
-    batches = []
-    for start in range(0, len(noise), batch_size):
-        batch = noise[start : start + batch_size]
-        batches.append(to_uint8(generator(batch, training=False)))
+    """uint8 images (N, H, W, C) for the generator inputs ``noise`` (latent vectors, or
+    [latent, labels] for a conditional generator), a batch at a time."""
+    images = []
+    total = count(noise)
+    for start in range(0, total, batch_size):
+        batch = batches(noise, start, start + batch_size)
+        images.append(to_uint8(generator(batch, training=False)))
         if progress is not None:
-            progress(start + len(batch), len(noise))
-    return np.concatenate(batches)
+            progress(min(start + batch_size, total), total)
+    return np.concatenate(images)
 
 
-def latent_walk(points: np.ndarray, steps: int, distribution: str = "uniform") -> np.ndarray:
+def latent_walk(
+    points: np.ndarray, steps: int, distribution: str | Prior = "uniform"
+) -> np.ndarray:
     """A closed walk through ``points`` (K, D): ``steps`` vectors per leg, K * steps in all,
-    along the prior's own paths (straight lines for uniform noise, great circles for normal)."""
-    prior = make_prior(distribution)
+    along the prior's own paths (straight lines for uniform noise, great circles for normal;
+    ``distribution`` may be the prior itself, e.g. InfoGAN's noise and codes)."""
+    prior = distribution if isinstance(distribution, Prior) else make_prior(distribution)
     t = np.arange(steps, dtype=np.float64) / steps
     legs = [prior.walk(a, b, t) for a, b in zip(points, np.roll(points, -1, axis=0), strict=True)]
     return np.concatenate(legs).astype(np.float32)
@@ -151,12 +162,14 @@ def _from_keras_file(path: Path) -> LoadedGenerator:
     latent_dim = _check_is_generator(model, path)
     distribution = "uniform"
     config_path = RunFolder(path.parent).config
+    space = None
     if config_path.is_file():
         try:
-            distribution = json.loads(config_path.read_text()).get(
-                "latent_distribution", distribution
-            )
-        except (OSError, json.JSONDecodeError, AttributeError) as err:
+            recorded = json.loads(config_path.read_text())
+            distribution = recorded.get("latent_distribution", distribution)
+            if recorded.get("model", "gan") != "gan":
+                space = InputSpace.from_config(recorded)
+        except (OSError, json.JSONDecodeError, AttributeError, TypeError, ValueError) as err:
             raise WganError(f"cannot read {config_path} ({err}); fix or remove it") from None
     else:
         warnings.warn(
@@ -164,11 +177,19 @@ def _from_keras_file(path: Path) -> LoadedGenerator:
             "(the default of train.py)",
             stacklevel=2,
         )
-    return LoadedGenerator(model, latent_dim, distribution, str(path))
+    if len(model.inputs) > 1 and (space is None or not space.conditional):
+        raise WganError(
+            f"{path} is a conditional generator and {config_path} does not say its labels: "
+            "give the run folder it was trained in"
+        )
+    return LoadedGenerator(model, latent_dim, distribution, str(path), space=space)
 
 
 def _check_is_generator(model: keras.Model, path: Path) -> int:
+    """The latent input's length; a generator maps latent vectors (and maybe labels) to images."""
     inputs, outputs = model.input_shape, model.output_shape
+    if isinstance(inputs, list) and len(model.inputs) == 2:  # [latent, label]
+        inputs = inputs[0]
     if not (
         isinstance(inputs, tuple) and len(inputs) == 2 and isinstance(outputs, tuple)
         and len(outputs) == 4 and outputs[-1] in (1, 3, 4)
@@ -198,9 +219,11 @@ def _from_run(run_dir: Path, checkpoint: str) -> LoadedGenerator:
                 ) from err
             raise
 
+    space = InputSpace.from_config(config)
+
     def loaded(source: str, epoch: int | None) -> LoadedGenerator:
         return LoadedGenerator(
-            generator, config.latent_dim, config.latent_distribution, source, epoch
+            generator, config.latent_dim, config.latent_distribution, source, epoch, space
         )
 
     if checkpoint == "last":
@@ -212,8 +235,9 @@ def _from_run(run_dir: Path, checkpoint: str) -> LoadedGenerator:
         if folder.generator_model.is_file():
             found = _from_keras_file(folder.generator_model)
             return LoadedGenerator(
-                found.model, found.latent_dim, config.latent_distribution, found.source
-            )
+                found.model, found.latent_dim, config.latent_distribution, found.source,
+                space=space,
+            )  # fmt: skip
         raise WganError(f"{run_dir} has no checkpoint yet: let training finish an epoch first")
     if checkpoint == "best":
         best = read_best(checkpoints)

@@ -5,6 +5,17 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from wgan.conditioning import (
+    CLASSES,
+    SCORE,
+    Conditioning,
+    LogSumExp,
+    head_output,
+    join_label_maps,
+    join_latent,
+    label_input,
+    project_label,
+)
 from wgan.convolution import Conv2D
 from wgan.errors import ConfigError
 from wgan.normalization import FusedBatchNormalization, LayerNormalization
@@ -50,6 +61,7 @@ def build_critic(
     norm: str = "batch",
     spectral_norm: bool = False,
     dtype: str | None = None,
+    conditioning: Conditioning | None = None,
 ) -> keras.Model:
     """Conv(4, stride 2) -> norm (not in the first block) -> LeakyReLU, then a linear score.
 
@@ -59,14 +71,23 @@ def build_critic(
     "none"); ``spectral_norm`` divides every kernel by its largest singular value (Miyato et al.
     2018). Clipping is not built in: it is a penalty part (``wgan.penalties.WeightClip``).
     ``dtype`` is a Keras dtype policy such as ``"mixed_bfloat16"``; the score stays float32.
+
+    With a ``conditioning`` other than the plain one, the critic takes ``[image, label]`` when
+    it is told the label, and returns a dict: ``score`` plus the extra outputs it names.
     """
     _check_channels(channels)
     _check_norm(norm)
+    cond = conditioning or Conditioning()
     blocks = n_blocks(image_size)
     init = keras.initializers.RandomNormal(0.0, init_stddev)
     sn = {"spectral_norm": True} if spectral_norm else {}
-    inputs = keras.Input((image_size, image_size, channels), name="image")
-    x = inputs
+    image = keras.Input((image_size, image_size, channels), name="image")
+    x, inputs = image, image
+    if cond.critic_join:
+        labels = label_input(cond.kind, cond.n_labels)
+        inputs = [image, labels]
+        if cond.critic_join == "maps":
+            x = join_label_maps(image, labels, cond.kind, cond.n_labels, image_size, dtype)
     for i in range(blocks):
         x = Conv2D(
             min(filters * 2**i, 8 * filters),
@@ -83,9 +104,19 @@ def build_critic(
             x = normalization(x)
         x = layers.LeakyReLU(leaky_slope, dtype=dtype, name=f"lrelu_{i}")(x)
     x = layers.Flatten(dtype=dtype, name="flatten")(x)
-    dense = Dense if spectral_norm else layers.Dense
-    score = dense(1, kernel_initializer=init, dtype="float32", name="score", **sn)(x)
-    return keras.Model(inputs, score, name="critic")
+    if cond.plain:
+        dense = Dense if spectral_norm else layers.Dense
+        score = dense(1, kernel_initializer=init, dtype="float32", name=SCORE, **sn)(x)
+        return keras.Model(inputs, score, name="critic")
+    outputs = {name: head_output(x, name, units, init) for name, units in cond.outputs.items()}
+    if cond.score_from_classes:
+        score = LogSumExp(dtype="float32", name=SCORE)(outputs[CLASSES])
+    else:
+        dense = Dense if spectral_norm else layers.Dense
+        score = dense(1, kernel_initializer=init, dtype="float32", name=SCORE, **sn)(x)
+    if cond.critic_join == "projection":
+        score = project_label(score, x, labels, cond.kind, cond.n_labels, init)
+    return keras.Model(inputs, {SCORE: score, **outputs}, name="critic")
 
 
 def build_generator(
@@ -98,13 +129,15 @@ def build_generator(
     norm: str = "batch",
     spectral_norm: bool = False,
     dtype: str | None = None,
+    conditioning: Conditioning | None = None,
 ) -> keras.Model:
     """Latent -> Dense -> 4x4 (or 7x7) map -> (UpSampling + Conv + norm + LeakyReLU)* -> tanh.
 
     Widths mirror the critic (8*filters at the smallest map, halving per block), and the tanh
     output matches real images scaled to [-1, 1]. Every preset keeps batch norm here (DCGAN's
     generator); ``norm`` and ``spectral_norm`` mean what they mean for the critic. The images
-    come out float32 under any policy.
+    come out float32 under any policy. A ``conditioning`` with generator labels makes the
+    inputs ``[latent, label]``; InfoGAN's codes widen the latent input by ``code_dim``.
     """
     _check_channels(channels)
     _check_norm(norm)
@@ -127,10 +160,14 @@ def build_generator(
         return x if layer is None else layer(x)
 
     width = filters * 2 ** (blocks - 1)
-    inputs = keras.Input((latent_dim,), name="latent")
-    x = dense(base * base * width, kernel_initializer=init, dtype=dtype, name="project", **sn)(
-        inputs
-    )
+    cond = conditioning or Conditioning()
+    latent = keras.Input((latent_dim + cond.code_dim,), name="latent")
+    x, inputs = latent, latent
+    if cond.generator_labels:
+        labels = label_input(cond.kind, cond.n_labels)
+        inputs = [latent, labels]
+        x = join_latent(latent, labels, cond.kind, cond.n_labels, dtype)
+    x = dense(base * base * width, kernel_initializer=init, dtype=dtype, name="project", **sn)(x)
     x = layers.Reshape((base, base, width), dtype=dtype, name="reshape")(x)
     x = normalize(x, "project")
     x = layers.LeakyReLU(leaky_slope, dtype=dtype, name="lrelu_project")(x)

@@ -70,6 +70,60 @@ class Normal(Prior):
 PRIORS: dict[str, type[Prior]] = {cls.name: cls for cls in (Uniform, Normal)}
 
 
+@keras.saving.register_keras_serializable(package="wgan")
+class WithCodes(Prior):
+    """InfoGAN's joint latent (Chen et al. 2016): noise from ``noise``, then a one-hot
+    categorical code of ``categories`` values (uniform), then ``continuous`` codes uniform in
+    [-1, 1]. The codes are the last ``categories + continuous`` entries of every vector."""
+
+    name = "infogan"
+
+    def __init__(self, noise: str = "normal", categories: int = 10, continuous: int = 2):
+        if int(categories) < 2:
+            raise ConfigError(f"--categories must be at least 2, got {categories}")
+        if int(continuous) < 0:
+            raise ConfigError(f"--continuous-codes must be 0 or more, got {continuous}")
+        self.noise = make_prior(noise)
+        self.categories = int(categories)
+        self.continuous = int(continuous)
+
+    @property
+    def code_dim(self) -> int:
+        return self.categories + self.continuous
+
+    def sample(self, shape, seed) -> tf.Tensor:
+        batch, width = shape[0], shape[1]
+        seeds = [tf.random.experimental.stateless_fold_in(seed, k) for k in range(3)]
+        noise = self.noise.sample((batch, width - self.code_dim), seeds[0])
+        index = tf.random.stateless_uniform((batch,), seeds[1], 0, self.categories, "int32")
+        category = tf.one_hot(index, self.categories)
+        continuous = tf.random.stateless_uniform((batch, self.continuous), seeds[2], -1.0, 1.0)
+        return tf.concat([noise, category, continuous], axis=-1)
+
+    def sample_numpy(self, n: int, latent_dim: int, rng: np.random.Generator) -> np.ndarray:
+        noise = self.noise.sample_numpy(n, latent_dim - self.code_dim, rng)
+        index = rng.integers(0, self.categories, n)
+        continuous = rng.uniform(-1.0, 1.0, (n, self.continuous))
+        return self.with_codes(noise, index, continuous)
+
+    def with_codes(self, noise: np.ndarray, category, continuous) -> np.ndarray:
+        """Latent vectors from noise (n, D), category indices (n,) and continuous codes."""
+        n = len(noise)
+        one_hot = np.eye(self.categories, dtype=np.float32)[np.broadcast_to(category, (n,))]
+        continuous = np.broadcast_to(np.asarray(continuous, np.float32), (n, self.continuous))
+        return np.concatenate([noise, one_hot, continuous], axis=-1).astype(np.float32)
+
+    def walk(self, a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+        split = len(a) - self.code_dim
+        noise = self.noise.walk(a[:split], b[:split], t)
+        codes = Prior.walk(self, a[split:], b[split:], t)
+        return np.concatenate([noise, codes], axis=-1)
+
+    def get_config(self) -> dict:
+        return {"noise": self.noise.name, "categories": self.categories,
+                "continuous": self.continuous}  # fmt: skip
+
+
 def make_prior(name: str) -> Prior:
     """The prior called ``name`` on the command line (``--latent-dist``)."""
     if name not in PRIORS:

@@ -10,7 +10,9 @@ A run folder (``runs/<date-time>/``)::
     images/epoch_0001/sample_00.png  ... and each of them as a file of its own
     checkpoints/                     last-N.* (the two newest epochs), checkpoint (their index),
                                      best/best-N.* + best.json, generator/epoch_NNNN.weights.h5
+    images/epoch_0001/labels.json    ... with the label of each, for a conditional model
     generator.keras, critic.keras    the final networks (the averaged generator when EMA is on)
+    classifier.keras                 the semi-supervised GAN's classifier, usable on its own
     audio/                           what scripts/sonify.py writes: epoch_NNNN.wav,
                                      progression_sample_NN.wav, losses.wav
     generated/                       what scripts/generate.py writes by default
@@ -33,6 +35,9 @@ REAL_GRID = "real.png"
 CHECKPOINTS = "checkpoints"
 GENERATOR_MODEL = "generator.keras"
 CRITIC_MODEL = "critic.keras"
+CLASSIFIER_MODEL = "classifier.keras"  # the semi-supervised GAN's classifier, on its own
+SAMPLE_LABELS = "labels.json"  # in an epoch's samples folder: the label of each sample
+CONDITIONING_METRICS = "conditioning.json"  # evaluate.py's figures for a label model
 AUDIO = "audio"
 LOSSES_AUDIO = "losses"  # audio/losses.wav (.mp3): the metrics of every epoch as notes
 GENERATED = "generated"
@@ -81,6 +86,7 @@ class RunFolder:
     checkpoint_index = property(lambda self: self.path / CHECKPOINTS / "checkpoint")
     generator_model = property(lambda self: self.path / GENERATOR_MODEL)
     critic_model = property(lambda self: self.path / CRITIC_MODEL)
+    classifier_model = property(lambda self: self.path / CLASSIFIER_MODEL)
     audio = property(lambda self: self.path / AUDIO)
     generated = property(lambda self: self.path / GENERATED)
 
@@ -124,6 +130,16 @@ def sample_files(folder: str | os.PathLike) -> list[Path]:
         if match and path.suffix.lower() in IMAGE_SUFFIXES:
             samples.append((int(match.group(1)), path))
     return [path for _, path in sorted(samples)]
+
+
+def sample_labels(folder: str | os.PathLike) -> dict[str, str]:
+    """The label of each sample file in ``folder`` (``labels.json``, written for conditional
+    and InfoGAN samples), by file name; empty when there is none or it cannot be read."""
+    try:
+        found = json.loads((Path(folder) / SAMPLE_LABELS).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
 
 def kept_weights_path(checkpoints: str | os.PathLike, epoch: int) -> Path:

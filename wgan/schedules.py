@@ -21,7 +21,8 @@ class Schedule(Part):
     real_batches = 1  # fresh real batches one iteration takes from the data
 
     def run(self, model, real) -> dict:
-        """One iteration on real batches shaped (batch, groups, H, W, C); its metric values."""
+        """One iteration on a batch dict whose images are (batch, groups, H, W, C) (see
+        ``wgan.gan.GAN.group``); its metric values."""
         raise NotImplementedError
 
 
@@ -33,10 +34,10 @@ def _check_n_critic(n_critic: int) -> int:
 
 def _critic_updates(model, real):
     """Body shared by the fixed and warm-up schedules: one critic update on group i % groups."""
-    groups = tf.shape(real)[1]
+    groups = model.groups(real)
 
     def update(i, sums):
-        values = model.critic_update(tf.gather(real, i % groups, axis=1))
+        values = model.critic_update(model.group(real, i % groups))
         return i + 1, {name: sums[name] + values[name] for name in sums}
 
     return update
@@ -44,7 +45,7 @@ def _critic_updates(model, real):
 
 def _averages(model, sums, count, real) -> dict:
     values = {name: total / count for name, total in sums.items()}
-    values.update(model.generator_update(tf.shape(real)[0]))
+    values.update(model.generator_update(model.group(real, 0)))
     return values
 
 
@@ -124,7 +125,7 @@ class LossMargin(Schedule):
         # forward pass moves) included.
         kept = {net: [tf.identity(v.value) for v in net.non_trainable_variables]
                 for net in (model.critic, model.generator)}  # fmt: skip
-        values, terms, critic_grads, generator_grads = model.joint_gradients(real[:, 0])
+        values, terms, critic_grads, generator_grads = model.joint_gradients(model.group(real, 0))
         critic_side = 0.5 * (terms[0] + terms[1])
         gap = values["generator_loss"] - critic_side
         update_critic = gap <= self.margin  # the generator is not far behind

