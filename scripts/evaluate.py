@@ -26,7 +26,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from _common import ROOT, Parser, import_wgan, run_cli
+from _common import ROOT, Parser, import_wgan, run_cli, skip_failing_remapper
 
 # --- Defaults (each can be overridden by a flag) -----------------------------------------------
 N_GENERATED = 1000  # images drawn from the generator (at most this many read from a folder)
@@ -211,6 +211,7 @@ def choose_metrics(args: argparse.Namespace) -> tuple[list[str], Path | None, li
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import_wgan()
+    skip_failing_remapper()  # the SGAN baseline trains a network: keep grappler's noise out
     return run_cli(
         "evaluate.py", evaluate, args, (ValueError, OSError),
         interrupted="interrupted; nothing written",

@@ -328,3 +328,27 @@ def test_evaluate_judges_a_label_run_with_an_independent_classifier(tmp_path, ru
     again = run("evaluate.py", tmp_path / "run", "--per-class", "8",
                 "--cache-dir", tmp_path / "cache")  # fmt: skip
     assert "cached classifier" in again.stdout  # one judge per data set, trained once
+
+
+def test_attribute_runs_train_resume_and_generate_what_is_asked(tmp_path, run):
+    data = celeba_folder(tmp_path / "celeba", n=16)
+    small = ["--data", data, "--attributes", "Smiling,Eyeglasses", "--n-samples", "0",
+             "--image-size", "16", "--channels", "3", "--filters", "8", "--latent-dim", "8",
+             "--batch-size", "8", "--eval-every", "0", "--no-cache"]  # fmt: skip
+    result = run("train.py", "--preset", "acgan", *small, "--epochs", "1",
+                 "--run-dir", tmp_path / "run")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    result = run("train.py", "--resume", tmp_path / "run", "--epochs", "2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    folder = RunFolder(tmp_path / "run")
+    assert [line.split(",")[0] for line in folder.metrics.read_text().splitlines()[1:]] == [
+        "1", "2"]  # fmt: skip
+    config = json.loads(folder.config.read_text())
+    assert config["classes"] == ["Smiling", "Eyeglasses"] and config["label_frequencies"][0] == 0.5
+    grid_labels = list(sample_labels(folder.epoch_samples(2)).values())
+    assert grid_labels[0] == "Smiling off" and "Eyeglasses on" in grid_labels
+    result = run("generate.py", tmp_path / "run", "--attributes", "Smiling=1,Eyeglasses=no",
+                 "--num", "6", "--seed", "0", "--out", tmp_path / "out")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    written = json.loads((tmp_path / "out" / "labels.json").read_text())
+    assert list(written.values()) == ["Smiling"] * 6

@@ -16,6 +16,7 @@ from wgan.errors import ConfigError
 from wgan.priors import Prior, WithCodes, make_prior
 
 GRID_ROWS = 16  # most classes (or attribute pairs, or categories) a training grid shows
+GRID_COLUMNS = 8  # samples per row of an attribute grid
 CONDITIONAL = ("cgan", "acgan")  # models whose generator takes a label
 
 
@@ -143,20 +144,24 @@ class InputSpace:
             labels = np.repeat(np.arange(rows, dtype=np.int32), columns)
             latent = np.tile(noise, (rows, 1))
             return self.inputs(latent, labels), labels, columns, self.names[:rows]
+        # Pairs of rows (off, on) per attribute; few attributes repeat the pairs with new noise.
         shown = self.names[: GRID_ROWS // 2]
-        columns = max(1, n // (2 * len(shown)))
-        noise = self.latent(columns, rng)
-        base = self.random_labels(columns, rng)
-        blocks, row_names = [], []
-        for a, name in enumerate(shown):
-            for value in (0.0, 1.0):
-                block = base.copy()
-                block[:, a] = value
-                blocks.append(block)
-                row_names.append(f"{name} {'on' if value else 'off'}")
+        columns = min(GRID_COLUMNS, max(1, n // (2 * len(shown))))
+        repeats = max(1, n // (2 * len(shown) * columns))
+        noise = self.latent(columns * repeats, rng)
+        base = self.random_labels(columns * repeats, rng)
+        latents, blocks, row_names = [], [], []
+        for r in range(repeats):
+            part = slice(r * columns, (r + 1) * columns)
+            for a, name in enumerate(shown):
+                for value in (0.0, 1.0):
+                    block = base[part].copy()
+                    block[:, a] = value
+                    blocks.append(block)
+                    latents.append(noise[part])
+                    row_names.append(f"{name} {'on' if value else 'off'}")
         labels = np.concatenate(blocks)
-        latent = np.tile(noise, (len(blocks), 1))
-        return self.inputs(latent, labels), labels, columns, row_names
+        return self.inputs(np.concatenate(latents), labels), labels, columns, row_names
 
 
 def batches(inputs, start: int, stop: int):
