@@ -60,7 +60,7 @@ def labelled_data(config: TrainConfig, cache_dir: str | os.PathLike | None = Non
         test_x, test_y = load_digits("test", config.image_size, config.channels)
         names, kind = [str(d) for d in range(10)], CLASS
     else:
-        loaded = load_training_data(_all_images(config), None, config.data, cache_dir)
+        loaded = load_training_data(_all_images(config), None, config.data, _images(cache_dir))
         if loaded.labels is None:
             raise ConfigError(
                 f"{config.data} has no labels to judge {config.model} with: use class "
@@ -77,6 +77,11 @@ def labelled_data(config: TrainConfig, cache_dir: str | os.PathLike | None = Non
         "labels": label_digest(np.concatenate([train_y, test_y])),
     }  # fmt: skip
     return LabelledData(train_x, train_y, test_x, test_y, names, kind, key)
+
+
+def _images(cache_dir: str | os.PathLike | None) -> Path | None:
+    """Decoded images are cached where train.py caches them (CACHE_DIR/images)."""
+    return Path(cache_dir) / "images" if cache_dir is not None else None
 
 
 def _all_images(config: TrainConfig) -> TrainConfig:
@@ -211,7 +216,7 @@ def _semi_supervised(config, run_dir, data, cache_dir, seed) -> dict:
     (same optimizer, batch size and number of updates as the run's critic made)."""
     classifier = _load(RunFolder(run_dir).classifier_model)
     accuracy = float(np.mean(_logits(classifier, data.test_images).argmax(1) == data.test_labels))
-    run_data = load_training_data(config, None, config.data, cache_dir)
+    run_data = load_training_data(config, None, config.data, _images(cache_dir))
     chosen = balanced_subset(run_data.labels.values, config.labelled, config.seed)
     images = np.asarray(run_data.images)[chosen]
     labels = run_data.labels.values[chosen]

@@ -94,8 +94,8 @@ PRESETS: dict[str, Preset] = {
         " on the built-in digits",
         # As the official code: a batch-norm critic, the generator at 1e-3 (the critic at
         # 2e-4), 62 noise entries. Five times longer than the others: the categorical code
-        # settles on the digits slowly (code/digit agreement 44 %, 53 %, 64 %, 70 %, 80 % after
-        # 30, 60, 90, 120, 150 epochs; benchmarks/README.md).
+        # settles on the digits slowly (code/digit agreement 44 %, 53 %, 63 %, 70 %, 80 % after
+        # 30, 60, 90, 120, 150 epochs for seed 0; benchmarks/README.md).
         {**_DIGITS, "model": "infogan", "latent_dim": 62, "categories": 10,
          "continuous_codes": 2, "norm": "batch", "generator_lr": 1e-3, "epochs": 150,
          "eval_every": 10},  # fmt: skip
