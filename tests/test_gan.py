@@ -127,7 +127,7 @@ def test_generator_update_leaves_every_critic_weight_untouched():
     model = make_gan()
     critic_before = values(model.critic.weights)  # incl. BatchNorm statistics
     generator_before = values(model.generator.trainable_weights)
-    tf.function(model.generator_update)(tf.constant(BATCH))
+    tf.function(model.generator_update)(tf.zeros((BATCH, SIZE, SIZE, 3)))
     for before, w in zip(critic_before, model.critic.weights, strict=True):
         np.testing.assert_array_equal(before, w.numpy(), err_msg=w.path)
     changed = [
@@ -206,7 +206,7 @@ def test_diffaugment_sees_real_and_fake_batches_with_independent_draws_in_both_u
     model.critic_update(real)  # eager: the recorder sees every batch
     assert len(augment.calls) == 2  # the real batch, then the fake batch
     np.testing.assert_allclose(augment.calls[0][0], real.numpy())
-    model.generator_update(BATCH)
+    model.generator_update(real)
     assert len(augment.calls) == 3  # the generator's fakes too
     masks = [cut_mask(given, out) for given, out in augment.calls]
     assert all(mask.any() for mask in masks)  # the same policy cut every batch ...
@@ -225,7 +225,8 @@ class BlockedAugment(DiffAugment):
 def test_the_generator_learns_through_diffaugment(augment, learns):
     model = make_gan(n_critic=1, augment=augment("color,translation,cutout"))
     before = values(model.generator.trainable_weights)
-    model.generator_update(BATCH)  # RMSprop: a zero gradient moves no weight
+    # RMSprop: a zero gradient moves no weight
+    model.generator_update(tf.zeros((BATCH, SIZE, SIZE, 3)))
     moved = [not np.array_equal(b, w.numpy())
              for b, w in zip(before, model.generator.trainable_weights, strict=True)]  # fmt: skip
     assert any(moved) is learns

@@ -96,10 +96,9 @@ class GridInputs:
     captions: list[str] = field(default_factory=list)  # each sample's label, when it has one
 
 
-def write_samples(generator: keras.Model, grid, folder: RunFolder, epoch: int) -> Path:
+def write_samples(generator: keras.Model, grid: GridInputs, folder: RunFolder, epoch: int) -> Path:
     """Write an epoch's grid and its samples one file each (and their labels, for a
-    conditional model); return the grid's path. ``grid`` is a ``GridInputs`` or a latent batch."""
-    grid = grid if isinstance(grid, GridInputs) else GridInputs(grid)
+    conditional model); return the grid's path."""
     images = to_uint8(generator(grid.inputs, training=False))
     samples = folder.epoch_samples(epoch)
     samples.mkdir(parents=True, exist_ok=True)

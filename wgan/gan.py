@@ -228,11 +228,16 @@ class GAN(keras.Model):
     def generator_inputs(self, latent, labels):
         return [latent, labels] if self.generator_takes_labels else latent
 
-    def critic_outputs(self, images, labels, training: bool) -> dict:
+    def critic_inputs(self, images, labels):
+        return [images, labels] if self.critic_takes_labels else images
+
+    @staticmethod
+    def as_outputs(outputs) -> dict:
         """The critic's outputs as a dict (a plain critic's score is ``score``)."""
-        outputs = self.critic([images, labels] if self.critic_takes_labels else images,
-                              training=training)  # fmt: skip
         return outputs if isinstance(outputs, dict) else {SCORE: outputs}
+
+    def critic_outputs(self, images, labels, training: bool) -> dict:
+        return self.as_outputs(self.critic(self.critic_inputs(images, labels), training=training))
 
     # -- the pieces a schedule combines ---------------------------------------------------------
     def sample_latent(self, batch_size) -> tf.Tensor:
@@ -318,11 +323,9 @@ class GAN(keras.Model):
 
     def generator_update(self, batch) -> dict:
         """One generator update through a critic whose weights and statistics stay as they
-        are. ``batch`` gives the batch size (an int, or a batch whose labels the fakes get)."""
-        if isinstance(batch, dict):
-            batch_size = tf.shape(batch["images"])[0]
-        else:  # a batch size: no labels
-            batch_size, batch = batch, {}
+        are, for as many fakes as ``batch`` has images (made for its labels, if any)."""
+        batch = self.as_batch(batch)
+        batch_size = tf.shape(batch["images"])[0]
         labels = batch.get("labels")
         critic_trainable = [v.value for v in self.critic.trainable_variables]
         critic_state = [v.value for v in self.critic.non_trainable_variables]
@@ -333,11 +336,9 @@ class GAN(keras.Model):
             # stateless_call: the critic scores in training mode (batch statistics) but its
             # BatchNorm moving averages are left as they were, so no critic weight changes.
             outputs, _ = self.critic.stateless_call(
-                critic_trainable, critic_state,
-                [fake, labels] if self.critic_takes_labels else fake, training=True,
-            )  # fmt: skip
-            outputs = outputs if isinstance(outputs, dict) else {SCORE: outputs}
-            objective, values = self._generator_objective(outputs, batch, latent)
+                critic_trainable, critic_state, self.critic_inputs(fake, labels), training=True
+            )
+            objective, values = self._generator_objective(self.as_outputs(outputs), batch, latent)
             scaled = _scale_for_replicas(objective)
         self.apply_generator(tape.gradient(scaled, self.generator.trainable_variables))
         return values

@@ -60,7 +60,7 @@ def labelled_data(config: TrainConfig, cache_dir: str | os.PathLike | None = Non
         test_x, test_y = load_digits("test", config.image_size, config.channels)
         names, kind = [str(d) for d in range(10)], CLASS
     else:
-        loaded = load_training_data(_all_images(config), None, config.data, _images(cache_dir))
+        loaded = load_training_data(config, None, config.data, _images(cache_dir))
         if loaded.labels is None:
             raise ConfigError(
                 f"{config.data} has no labels to judge {config.model} with: use class "
@@ -82,13 +82,6 @@ def labelled_data(config: TrainConfig, cache_dir: str | os.PathLike | None = Non
 def _images(cache_dir: str | os.PathLike | None) -> Path | None:
     """Decoded images are cached where train.py caches them (CACHE_DIR/images)."""
     return Path(cache_dir) / "images" if cache_dir is not None else None
-
-
-def _all_images(config: TrainConfig) -> TrainConfig:
-    """The run's data as it was loaded (same sample, seed, size and attributes)."""
-    copy = TrainConfig.from_dict(config.to_dict())
-    copy.model = "cgan" if copy.model in ("infogan", "gan") else copy.model
-    return copy
 
 
 def judge_for(

@@ -115,8 +115,11 @@ def load_training_data(
         return TrainingData(images, DEMO, notes)
     if source == DIGITS:
         return _digits(config, notes)
-    n_found = len(find_images(source)[0])  # a missing folder fails here, before any decoding
-    _check_labels_available(config, source)
+    found = find_images(source)[0]  # a missing folder fails here, before any decoding
+    n_found = len(found)
+    # Labels of every file, before decoding: a bad attribute or a folder without classes is
+    # one line now, not after minutes of decoding; the decoded files' rows are taken below.
+    every_label = _folder_labels(config, found, Path(source).expanduser())
     cache = None
     if cache_dir is not None:
         cache_dir = Path(cache_dir)
@@ -138,25 +141,21 @@ def load_training_data(
         f"loaded {len(image_set.images)} of {image_set.n_found} images from {source} "
         f"({image_set.layout} layout{where})"
     )
-    labels = _folder_labels(config, image_set.paths, image_set.root)
+    labels = None
+    if every_label is not None:
+        position = {path: i for i, path in enumerate(found)}
+        labels = every_label.subset([position[path] for path in image_set.paths])
     if labels is not None:
         notes.append(f"labels: {_label_summary(labels)}")
     return TrainingData(image_set.images, str(Path(source).resolve()), notes, labels)
 
 
-def _check_labels_available(config: TrainConfig, source: str) -> None:
-    """Fail before decoding when the labels a model asks for cannot exist."""
-    if config.attributes:
-        # No images yet: this checks the file and the names, and raises one line if need be.
-        attribute_labels([], source, parse_attribute_list(config.attributes))
-    elif config.needs_labels and class_folders(source) is None:
-        class_labels([], source)  # raises: labels asked on a folder without classes
-
-
 def _folder_labels(config: TrainConfig, paths: list[Path], root: Path) -> LabelSet | None:
+    """The attributes asked for, or the classes of a folder that has them; for a model that
+    needs labels, ``class_labels`` raises one line naming a folder without classes."""
     if config.attributes:
         return attribute_labels(paths, root, parse_attribute_list(config.attributes))
-    if class_folders(root) is not None:
+    if config.needs_labels or class_folders(root) is not None:
         return class_labels(paths, root)
     return None
 
