@@ -47,7 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="generate.py", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("source", type=Path, metavar="SOURCE", help="run folder or .keras file")
-    parser.add_argument("--num", type=int, help=f"images to write (default {NUM})")
+    parser.add_argument("--num", type=int, help=f"images to write (default {NUM}; a conditional "
+                        "run without --label writes whole rows, one per class)")  # fmt: skip
     parser.add_argument("--out", type=Path, help=f"output folder (default SOURCE/{OUT_NAME}/)")
     parser.add_argument("--seed", type=int, default=SEED, help="noise seed (default: a new one)")
     parser.add_argument(

@@ -352,3 +352,13 @@ def test_attribute_runs_train_resume_and_generate_what_is_asked(tmp_path, run):
     assert result.returncode == 0, result.stderr
     written = json.loads((tmp_path / "out" / "labels.json").read_text())
     assert list(written.values()) == ["Smiling"] * 6
+
+
+def test_generate_finds_the_last_checkpoint_of_a_run_given_by_a_relative_path(
+    trained, tmp_path, monkeypatch, run
+):
+    monkeypatch.chdir(trained["cgan"].parent)
+    result = run("generate.py", "cgan", "--label", "3", "--num", "2", "--seed", "0",
+                 "--out", tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "checkpoint last (epoch 2)" in result.stdout  # not the generator.keras fallback

@@ -148,8 +148,9 @@ def last_checkpoints(directory: str | os.PathLike) -> dict[int, str]:
     if state is None:
         return {}
     found = {}
+    # TensorFlow has already joined each stored prefix to ``directory`` (relative to the
+    # working directory when ``directory`` is): joining again would double a relative path.
     for prefix in state.all_model_checkpoint_paths:
-        prefix = prefix if os.path.isabs(prefix) else str(directory / prefix)
         match = _PREFIX_PATTERN.search(prefix)
         if match and Path(prefix + ".index").exists():
             found[int(match.group(1))] = prefix
