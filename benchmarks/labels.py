@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.trainer import cpu_model  # noqa: E402
+from benchmarks.trainer import cpu_model, run_logged  # noqa: E402
 
 MODELS = ("cgan", "acgan", "infogan", "sgan")
 RESULT = "conditioning.json"
@@ -51,14 +49,7 @@ def headline(model: str, result: dict) -> dict:
 
 
 def run(command: list[str], log: Path) -> float:
-    start = time.perf_counter()
-    with open(log, "a") as out:
-        out.write(f"$ {' '.join(command)}\n")
-        out.flush()
-        done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-    if done.returncode != 0:
-        sys.exit(f"labels.py: {' '.join(command)} failed ({done.returncode}); see {log}")
-    return time.perf_counter() - start
+    return run_logged(command, log, "labels.py")
 
 
 def train_and_judge(name: str, train_args: list[str], out: Path) -> dict:

@@ -30,6 +30,21 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from _common import import_wgan, run_cli, skip_failing_remapper  # noqa: E402
 
 
+def run_logged(command: list[str], log: Path, prog: str) -> float:
+    """Run ``command`` in the checkout, its output appended to ``log``; its seconds. A failure
+    ends the benchmark (``prog``: the benchmark's name) with the log's path."""
+    import subprocess
+
+    start = time.perf_counter()
+    with open(log, "a") as out:
+        out.write(f"$ {' '.join(command)}\n")
+        out.flush()
+        done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    if done.returncode != 0:
+        sys.exit(f"{prog}: {' '.join(command)} failed ({done.returncode}); see {log}")
+    return time.perf_counter() - start
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -235,6 +235,9 @@ def label_model(folder: Path) -> str | None:
 
 def evaluate(args: argparse.Namespace) -> int:
     model = label_model(args.generated)
+    if model in ("pix2pix", "cyclegan"):
+        evaluate_translation(args)
+        return 0
     if model is not None:
         evaluate_labels(args, model)
         if args.real is None:
@@ -244,6 +247,30 @@ def evaluate(args: argparse.Namespace) -> int:
 
         raise ConfigError(f"give REAL, a folder of real images to compare {args.generated} with")
     return evaluate_images(args)
+
+
+def evaluate_translation(args: argparse.Namespace) -> None:
+    """An image-to-image run, on its held-out images (``wgan.translation_evaluation``)."""
+    from wgan.io import write_json
+    from wgan.run_folder import RunFolder
+    from wgan.translation_evaluation import evaluate_translation as judge_run
+
+    if args.real is not None:
+        print(f"note: {args.generated} is judged on its own held-out images; ignoring {args.real}")
+    result = judge_run(args.generated, args.cache_dir / "images", seed=args.seed or 0)
+    a, b = result["domains"]
+    if "l1" in result:
+        print(f"{a} -> {b}, {result['held_out'][0]} held-out pairs: L1 {result['l1']:.4f}, "
+              f"PSNR {result['psnr']:.2f} dB, SSIM {result['ssim']:.3f}, SWD {result['swd']:.1f}")
+    else:
+        print(f"{a} <-> {b}: cycle L1 {result['cycle_l1']:.4f}; the domain classifier "
+              f"({result['judge_accuracy']:.1%} on held-out real images) reads "
+              f"{result['read_as_target']:.1%} of the translations as their target domain "
+              f"({a} -> {b} {result['read_as_target_a_to_b']:.1%}, {b} -> {a} "
+              f"{result['read_as_target_b_to_a']:.1%})")  # fmt: skip
+    out = RunFolder(args.generated).translation_metrics
+    write_json(out, result)
+    print(f"wrote {out}")
 
 
 def evaluate_labels(args: argparse.Namespace, model: str) -> None:

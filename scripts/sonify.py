@@ -170,6 +170,21 @@ def _sample_number(path: Path) -> int:
     return int(path.stem.split("_")[-1])
 
 
+def translation_sounds(loaded: list, inputs: Path) -> tuple[list[str], list]:
+    """Each translated sample after the input it was made from (``images/inputs/``)."""
+    by_name = dict(readable([inputs / path.name for path, _ in loaded]))
+    intros, images = [], []
+    for path, image in loaded:
+        number = _sample_number(path)
+        source = by_name.get(inputs / path.name)
+        if source is not None:
+            intros.append(f"Example {number}, input, {brightness_words(source)}.")
+            images.append(source)
+        intros.append(f"Example {number}, output, {brightness_words(image)}.")
+        images.append(image)
+    return intros, images
+
+
 def sonify_run(run: Path, args: argparse.Namespace, write: Writer) -> None:
     folder = RunFolder(run)
     epochs = epoch_folders(run)
@@ -191,9 +206,12 @@ def sonify_run(run: Path, args: argparse.Namespace, write: Writer) -> None:
             continue
         header = f"{run_words(run.name)}, epoch {epoch}. {epoch_facts(metrics, epoch)}"
         labels = sample_labels(epochs[epoch])
-        intros = [f"Sample {_sample_number(p)}, {said_label(labels, p)}{brightness_words(img)}."
-                  for p, img in loaded]  # fmt: skip
-        images = [img for _, img in loaded]
+        if folder.translation_inputs.is_dir():  # an image-to-image run: input, then output
+            intros, images = translation_sounds(loaded, folder.translation_inputs)
+        else:
+            intros = [f"Sample {_sample_number(p)}, {said_label(labels, p)}"
+                      f"{brightness_words(img)}." for p, img in loaded]  # fmt: skip
+            images = [img for _, img in loaded]
         audio = images_audio(images, intros, args.mapping, narrator, header, legend)
         write(audio, out / epoch_name(epoch))
 

@@ -63,6 +63,19 @@ LABELLED = 100  # sgan: labelled images (class-balanced), the rest train unlabel
 CATEGORIES = 10  # infogan: values of the categorical code
 CONTINUOUS_CODES = 2  # infogan: continuous codes, uniform in [-1, 1]
 AUX_WEIGHT = 1.0  # weight of the auxiliary loss (AC-GAN's class loss, InfoGAN's, SGAN's)
+# Image-to-image models (the presets pix2pix and cyclegan set these; --model picks them)
+PAIRS = "auto"  # pix2pix: the folder's pairs (side-by-side files, or A/ and B/), or "edges"
+DIRECTION = "AtoB"  # pix2pix: translate the left half (A) into the right (B), or "BtoA"
+DOMAIN_A, DOMAIN_B = "", ""  # cyclegan: sub-folders or CelebA attributes ("" = trainA/, trainB/)
+HELD_OUT = 0.1  # share of the pairs (of each domain) held out for the grids and metrics
+L1_WEIGHT = 100.0  # pix2pix: lambda of the L1 term
+CYCLE_WEIGHT = 10.0  # cyclegan: lambda of the cycle loss
+IDENTITY = 0.5  # cyclegan: identity loss weight as a share of CYCLE_WEIGHT (0 = off)
+POOL_SIZE = 50  # cyclegan: earlier translations shown to the discriminators (0 = off)
+ADVERSARIAL_WEIGHT = 1.0  # image-to-image: weight of the GAN term (0 = the L1-only baseline)
+DECAY_AFTER = 1.0  # share of the run after which the lr falls linearly to 0 (1 = constant)
+DROPOUT = 0.5  # pix2pix: dropout in the U-Net's decoder
+TEST_DROPOUT = False  # pix2pix: translate with dropout and batch statistics, as the paper
 # Image folder, "demo" or "digits" (built-in MNIST); None = celeba-dataset/, or demo when empty
 DATA = None
 CELEBA_DIR = ROOT / "celeba-dataset"
@@ -120,7 +133,7 @@ FLAGS = {  # flag -> (config field, type, constant, help)
     "--flat-patience": (
         "flat_patience", int, FLAT_PATIENCE, "epochs of flat critic loss before a warning"
     ),
-    "--model": ("model", str, MODEL, "gan, cgan, acgan, infogan or sgan"),
+    "--model": ("model", str, MODEL, "gan, cgan, acgan, infogan, sgan, pix2pix or cyclegan"),
     "--critic-condition": (
         "critic_condition", str, CRITIC_CONDITION, "cgan: projection or maps"
     ),
@@ -131,6 +144,23 @@ FLAGS = {  # flag -> (config field, type, constant, help)
         "continuous_codes", int, CONTINUOUS_CODES, "infogan: continuous codes"
     ),
     "--aux-weight": ("aux_weight", float, AUX_WEIGHT, "weight of the auxiliary loss"),
+    "--pairs": ("pairs", str, PAIRS, "pix2pix: auto (the folder's pairs) or edges"),
+    "--direction": ("direction", str, DIRECTION, "pix2pix: AtoB or BtoA"),
+    "--domain-a": ("domain_a", str, DOMAIN_A, "cyclegan: sub-folder or CelebA attribute"),
+    "--domain-b": ("domain_b", str, DOMAIN_B, "cyclegan: sub-folder or CelebA attribute"),
+    "--held-out": ("held_out", float, HELD_OUT, "share of pairs/images held out"),
+    "--l1-weight": ("l1_weight", float, L1_WEIGHT, "pix2pix: lambda of the L1 term"),
+    "--cycle-weight": ("cycle_weight", float, CYCLE_WEIGHT, "cyclegan: lambda of the cycle loss"),
+    "--identity": ("identity", float, IDENTITY, "cyclegan: identity weight, x --cycle-weight"),
+    "--pool-size": ("pool_size", int, POOL_SIZE, "cyclegan: image pool size, 0 = off"),
+    "--adversarial-weight": (
+        "adversarial_weight", float, ADVERSARIAL_WEIGHT, "image-to-image: GAN term weight"
+    ),
+    "--decay-after": ("decay_after", float, DECAY_AFTER, "share of the run before lr decay"),
+    "--dropout": ("dropout", float, DROPOUT, "pix2pix: U-Net decoder dropout"),
+    "--test-dropout": (
+        "test_dropout", yes_no, TEST_DROPOUT, "pix2pix: translate in training mode"
+    ),
 }
 RESUMABLE = ("epochs", "iterations")  # what --resume may change: how long the run goes on
 
@@ -315,7 +345,9 @@ def train(session) -> int:
     print(f"done in {minutes:.1f} min: grids in {folder.images}, "
           f"metrics in {folder.metrics} and {folder.loss_plot}")
     best = read_best(folder.checkpoints)
-    if best is not None:
+    if session.config.translates:
+        print(f"translate images with it: python scripts/translate.py {folder.path} INPUT")
+    elif best is not None:
         print(f"lowest SWD {best['swd']:.4g} at epoch {best['epoch']}: "
               f"python scripts/generate.py {folder.path} --checkpoint best")
     return 0

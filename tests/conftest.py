@@ -1,6 +1,9 @@
+import contextlib
 import importlib.util
+import io
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -27,3 +30,30 @@ def load_script():
         return module
 
     return load
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(scope="module")
+def run(load_script):
+    """Run a script's main() in this process (TensorFlow starts once), as a user would call it."""
+    scripts = {}
+
+    def call(script, *args) -> Result:
+        name = script.removesuffix(".py")
+        if name not in scripts:
+            scripts[name] = load_script(name)
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = scripts[name].main([str(a) for a in args])
+            except SystemExit as exit_:
+                code = exit_.code
+        return Result(code, out.getvalue(), err.getvalue())
+
+    return call

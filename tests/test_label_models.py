@@ -1,10 +1,7 @@
 """Models that use labels: cGAN, AC-GAN, InfoGAN and SGAN through train.py, generate.py and
 evaluate.py, and the label path through the loader, the cache and the batches."""
 
-import contextlib
-import io
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,33 +23,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:Depreca
 TINY = ["--n-samples", "128", "--image-size", "16", "--filters", "8", "--latent-dim", "8",
         "--batch-size", "16", "--epochs", "2", "--eval-every", "2", "--eval-samples", "32",
         "--precision", "float32", "--no-cache"]  # fmt: skip
-
-
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture(scope="module")
-def run(load_script):
-    """Run a script's main() in this process (TensorFlow starts once), as a user would call it."""
-    scripts = {}
-
-    def call(script, *args) -> Result:
-        name = script.removesuffix(".py")
-        if name not in scripts:
-            scripts[name] = load_script(name)
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = scripts[name].main([str(a) for a in args])
-            except SystemExit as exit_:
-                code = exit_.code
-        return Result(code, out.getvalue(), err.getvalue())
-
-    return call
 
 
 def class_folder(root: Path, counts=(12, 12), size=20, broken: str | None = None) -> Path:

@@ -1,6 +1,6 @@
 """GANs on images with Keras 3 and TensorFlow: the Wasserstein GAN first, and the family around
 it (WGAN-GP, DCGAN, hinge, balanced training; the conditional GAN, AC-GAN, InfoGAN and the
-semi-supervised GAN) as parts of one training step."""
+semi-supervised GAN; Pix2Pix and CycleGAN) as parts of one training step."""
 
 import os
 
@@ -18,12 +18,21 @@ from wgan.convolution import Conv2D  # noqa: E402
 from wgan.ema import EMA  # noqa: E402
 from wgan.gan import GAN  # noqa: E402
 from wgan.heads import AuxiliaryClassifier, MutualInformation, SemiSupervised  # noqa: E402
+from wgan.image_pool import ImagePool  # noqa: E402
 from wgan.losses import Hinge, LeastSquares, NonSaturating, Wasserstein  # noqa: E402
 from wgan.normalization import FusedBatchNormalization, LayerNormalization  # noqa: E402
 from wgan.penalties import R1, GradientPenalty, Penalty, WeightClip  # noqa: E402
 from wgan.priors import Normal, Uniform, WithCodes  # noqa: E402
 from wgan.schedules import Fixed, LossMargin, Warmup  # noqa: E402
 from wgan.spectral import Dense  # noqa: E402
+from wgan.translation import (  # noqa: E402
+    CycleConsistency,
+    Identity,
+    LinearDecay,
+    PairedL1,
+    Translator,
+)
+from wgan.translators import ReflectionPadding2D  # noqa: E402
 
 __all__ = [
     "EMA",
@@ -33,6 +42,13 @@ __all__ = [
     "MutualInformation",
     "SemiSupervised",
     "WithCodes",
+    "CycleConsistency",
+    "Identity",
+    "ImagePool",
+    "LinearDecay",
+    "PairedL1",
+    "ReflectionPadding2D",
+    "Translator",
     "GAN",
     "R1",
     "ClipConstraint",

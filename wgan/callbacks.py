@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,12 +29,13 @@ def is_due(epoch: int, every: int, epochs: int) -> bool:
 
 
 class EvaluateSWD(keras.callbacks.Callback):
-    """At evaluation epochs, put the SWD of the samples into the epoch's logs as ``swd``.
+    """At evaluation epochs, put the SWD of the samples into the epoch's logs as ``swd``
+    (``evaluator(sampler)``: an ``SWDEvaluator`` or a ``TranslationSWD``).
 
     Listed before ``MetricsCSV`` (which writes it) and ``SaveBest`` (which compares it).
     """
 
-    def __init__(self, evaluator: SWDEvaluator, every: int, epochs: int):
+    def __init__(self, evaluator: SWDEvaluator | Callable, every: int, epochs: int):
         super().__init__()
         self.evaluator = evaluator
         self.every = every
@@ -74,7 +76,9 @@ class SampleGrid(keras.callbacks.Callback):
     from the model's ``sampler`` (the moving average when EMA is on).
     """
 
-    def __init__(self, folder: RunFolder, grid: GridInputs, every: int, epochs: int):
+    def __init__(self, folder: RunFolder, grid, every: int, epochs: int):
+        """``grid``: what each grid shows, with a ``write(generator, folder, epoch)``
+        (``GridInputs``, or an image-to-image run's ``wgan.translation_grids.Examples``)."""
         super().__init__()
         self.folder = folder
         self.grid = grid
@@ -84,7 +88,7 @@ class SampleGrid(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
         if is_due(done, self.every, self.epochs):
-            write_samples(self.model.sampler, self.grid, self.folder, done)
+            self.grid.write(self.model.sampler, self.folder, done)
 
 
 @dataclass
@@ -94,6 +98,9 @@ class GridInputs:
     inputs: object  # latent batch, or [latent, labels]
     columns: int | None = None  # samples per row (None: a square grid)
     captions: list[str] = field(default_factory=list)  # each sample's label, when it has one
+
+    def write(self, generator: keras.Model, folder: RunFolder, epoch: int) -> Path:
+        return write_samples(generator, self, folder, epoch)
 
 
 def write_samples(generator: keras.Model, grid: GridInputs, folder: RunFolder, epoch: int) -> Path:

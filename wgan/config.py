@@ -27,6 +27,8 @@ from wgan.priors import PRIORS
 from wgan.run_folder import RunFolder
 from wgan.schedules import SCHEDULES
 from wgan.shapes import CHANNELS, base_size
+from wgan.translation import DIRECTIONS, PAIRS, TRANSLATION_MODELS
+from wgan.translators import TRANSLATION_NORMS
 
 PRECISIONS = {"float32": None, "bf16": "mixed_bfloat16"}
 PRECISION_CHOICES = (*PRECISIONS, "auto")
@@ -95,6 +97,20 @@ class TrainConfig:
     categories: int = 10  # infogan: values of the categorical code
     continuous_codes: int = 2  # infogan: continuous codes, uniform in [-1, 1]
     aux_weight: float = 1.0  # weight of the auxiliary loss (AC class loss, InfoGAN, SGAN)
+    # Image-to-image models (the presets pix2pix and cyclegan)
+    pairs: str = "auto"  # pix2pix: the folder's pairs (side by side, or A/ B/), or "edges"
+    direction: str = "AtoB"  # pix2pix: translate A (the left half) into B, or BtoA
+    domain_a: str = ""  # cyclegan: a sub-folder or a CelebA attribute ("" = trainA/ or A/)
+    domain_b: str = ""  # cyclegan: the other domain ("" = trainB/ or B/)
+    held_out: float = 0.1  # share of the pairs (of each domain) held out for grids and metrics
+    l1_weight: float = 100.0  # pix2pix: lambda of the L1 term
+    cycle_weight: float = 10.0  # cyclegan: lambda of the cycle loss
+    identity: float = 0.5  # cyclegan: identity loss weight, times cycle_weight (0 = off)
+    pool_size: int = 50  # cyclegan: earlier translations the discriminators see (0 = off)
+    adversarial_weight: float = 1.0  # image-to-image: weight of the GAN term (0 = L1 only)
+    decay_after: float = 1.0  # share of the run before the lr decays linearly to 0 (1 = never)
+    dropout: float = 0.5  # pix2pix: dropout in the U-Net's decoder
+    test_dropout: bool = False  # pix2pix: translate in training mode (dropout, batch stats)
     data: str = ""  # the image folder, "demo" for the built-in faces, "digits" for MNIST
     n_images: int = 0  # images actually used (filled in once the data is loaded)
     label_kind: str = ""  # "class" or "attributes" (filled in once the labels are loaded)
@@ -160,23 +176,59 @@ class TrainConfig:
             ("--loss", self.loss, tuple(LOSSES)),
             ("--penalty", self.penalty, tuple(PENALTIES)),
             ("--schedule", self.schedule, SCHEDULES),
-            ("--norm", self.norm, NORMS),
+            ("--norm", self.norm, TRANSLATION_NORMS if self.translates else NORMS),
             ("--optimizer", self.optimizer, OPTIMIZERS),
         ):
             if value not in choices:
                 raise ConfigError(f"{flag} must be one of {', '.join(choices)}, got {value!r}")
-        if self.penalty in ("gp", "r1") and self.norm == "batch":
+        if self.penalty in ("gp", "r1") and self.norm in ("batch", "instance"):
             raise ConfigError(
-                f"--penalty {self.penalty} needs each sample's own gradient, which batch norm "
-                "mixes across the batch: add --norm layer or --norm none"
+                f"--penalty {self.penalty} needs each sample's own gradient, which {self.norm} "
+                "norm gets wrong (Keras' moments stop the gradient through the mean): add "
+                "--norm layer or --norm none"
             )
         parse_policy(self.augment)
         self._validate_model()
         return self
 
-    def _validate_model(self) -> None:
+    @property
+    def translates(self) -> bool:
+        """Whether this is an image-to-image model (Pix2Pix, CycleGAN)."""
+        return self.model in TRANSLATION_MODELS
+
+    def _validate_translation(self) -> None:
         for flag, value, choices in (
-            ("--model", self.model, MODELS),
+            ("--pairs", self.pairs, PAIRS), ("--direction", self.direction, DIRECTIONS),
+        ):  # fmt: skip
+            if value not in choices:
+                raise ConfigError(f"{flag} must be one of {', '.join(choices)}, got {value!r}")
+        if not self.translates:
+            return
+        if self.schedule == "margin":
+            raise ConfigError(f"--schedule margin is not available for --model {self.model}: "
+                              "use --schedule fixed")  # fmt: skip
+        if self.augment:
+            raise ConfigError(f"--augment is not available for --model {self.model} (the pair "
+                              "would need one transform for both images): drop it")  # fmt: skip
+        if not 0.0 < self.held_out < 1.0:
+            raise ConfigError(f"--held-out must be a share between 0 and 1, got {self.held_out}")
+        for flag, value in (
+            ("--l1-weight", self.l1_weight), ("--cycle-weight", self.cycle_weight),
+            ("--identity", self.identity), ("--adversarial-weight", self.adversarial_weight),
+            ("--pool-size", self.pool_size),
+        ):  # fmt: skip
+            if value < 0:
+                raise ConfigError(f"{flag} must be 0 or more, got {value}")
+        if not 0.0 < self.decay_after <= 1.0:
+            raise ConfigError(f"--decay-after must be a share in (0, 1] (1 = no decay), got "
+                              f"{self.decay_after}")  # fmt: skip
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"--dropout must be in [0, 1), got {self.dropout}")
+
+    def _validate_model(self) -> None:
+        self._validate_translation()
+        for flag, value, choices in (
+            ("--model", self.model, (*MODELS, *TRANSLATION_MODELS)),
             ("--critic-condition", self.critic_condition, CRITIC_JOINS),
         ):
             if value not in choices:

@@ -158,9 +158,31 @@ def load_images(
             f"asked for {n_samples} images but {root} has only {len(found)}: using all of them",
             stacklevel=2,
         )
+    return decode_files(root, selected, layout, image_size, channels, cache_path, progress,
+                        n_found=len(found))  # fmt: skip
+
+
+def decode_files(
+    root: Path,
+    selected: list[Path],
+    layout: str,
+    image_size: int,
+    channels: int,
+    cache_path: str | os.PathLike | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    n_found: int | None = None,
+    side_by_side: bool = False,
+) -> ImageSet:
+    """Decode ``selected`` files (under ``root``) as ``load_images`` does, skipping and counting
+    the unreadable ones in one warning. ``side_by_side``: each file holds a pair, its left and
+    right halves (the pix2pix data sets' format); each comes out as (H, W, 2C), left half
+    first, and a file whose halves differ in size is skipped like an unreadable one."""
+    root = Path(root)
     crop_celeba = layout in CELEBA_LAYOUTS
-    shape = (len(selected), image_size, image_size, channels)
-    decode = _Decoder(image_size, channels, crop_celeba)
+    depth = 2 * channels if side_by_side else channels
+    shape = (len(selected), image_size, image_size, depth)
+    decode = (_PairDecoder if side_by_side else _Decoder)(image_size, channels, crop_celeba)
+    crop = "side-by-side" if side_by_side else ("celeba" if crop_celeba else "centre-square")
 
     if cache_path is None:
         images = np.empty(shape, dtype=np.uint8)
@@ -171,13 +193,14 @@ def load_images(
         if failed:
             images = _compact(images, failed)[:keep]
     else:
-        cache = _Cache(Path(cache_path).expanduser(), root, layout, selected, shape, crop_celeba)
+        cache = _Cache(Path(cache_path).expanduser(), root, layout, selected, shape, crop)
         images, failed = cache.load(decode, progress)
 
     if failed:
         _warn_skipped(root, selected, failed)
     paths = [p for i, p in enumerate(selected) if i not in failed]
-    return ImageSet(images, paths, len(found), len(failed), layout, root)
+    n_found = len(selected) if n_found is None else n_found
+    return ImageSet(images, paths, n_found, len(failed), layout, root)
 
 
 def _check_load_args(n_samples: int, image_size: int, channels: int) -> None:
@@ -247,6 +270,27 @@ class _Decoder:
             return box
         scale = drafted[1][2] / w
         return tuple(v * scale for v in box)
+
+
+class _PairDecoder(_Decoder):
+    """One side-by-side pair file -> (H, W, 2C): the left half's channels, then the right's."""
+
+    def __call__(self, path: Path) -> np.ndarray:
+        with Image.open(path) as im:
+            im.load()
+            w, h = im.size
+            if w % 2:
+                raise DataError(f"its halves differ in size ({w}x{h} is not two equal halves)")
+            halves = [im.crop((0, 0, w // 2, h)), im.crop((w // 2, 0, w, h))]
+        return np.concatenate([self._square(half) for half in halves], axis=-1)
+
+    def _square(self, im: Image.Image) -> np.ndarray:
+        im = _normalise_mode(im, self.channels)
+        im = im.resize((self.size, self.size), Image.Resampling.LANCZOS,
+                       box=self._crop_box(im.size), reducing_gap=3.0)  # fmt: skip
+        if self.channels == 4 and im.mode != "RGBA":
+            im = im.convert("RGBA")
+        return np.asarray(im, dtype=np.uint8).reshape(self.size, self.size, self.channels)
 
 
 def _normalise_mode(im: Image.Image, channels: int) -> Image.Image:
@@ -341,7 +385,7 @@ class _Cache:
         layout: str,
         selected: list[Path],
         shape: tuple[int, int, int, int],
-        crop_celeba: bool,
+        crop: str,
     ):
         self.path = path
         self.sidecar = path.with_name(path.name + ".json")
@@ -353,7 +397,7 @@ class _Cache:
             "format": CACHE_FORMAT,
             "root": str(root.resolve()),
             "layout": layout,
-            "crop": "celeba" if crop_celeba else "centre-square",
+            "crop": crop,
             "files_sha256": hashlib.sha256(names.encode()).hexdigest(),
             "n_files": len(selected),
             "image_size": shape[1],
@@ -553,3 +597,67 @@ def _with_labelled(
         return {**element, "labelled_images": pair[0], "labelled_labels": pair[1]}
 
     return tf.data.Dataset.zip((dataset, labelled)).map(join)
+
+
+def make_pair_dataset(
+    a: np.ndarray,
+    b: np.ndarray,
+    batch_size: int,
+    n_critic: int = 1,
+    seed: int | None = None,
+    paired: bool = True,
+) -> tf.data.Dataset:
+    """Batches of an image-to-image model: dicts of ``inputs`` (from ``a``) and ``images``
+    (from ``b``), uint8 (batch_size, n_critic, H, W, C) each, as ``make_dataset``'s.
+
+    Paired: row i of ``a`` goes with row i of ``b``, one pass over the pairs per epoch.
+    Unpaired: an epoch is a pass over the larger domain, with the other drawn from its own
+    seeded shuffle (repeated as needed), as CycleGAN's reference loader.
+    """
+    for name, images in (("a", a), ("b", b)):
+        if not isinstance(images, np.ndarray) or images.ndim != 4 or images.dtype != np.uint8:
+            raise ConfigError(f"make_pair_dataset needs uint8 arrays (N, H, W, C) for {name}")
+    if paired and len(a) != len(b):
+        raise ConfigError(f"{len(a)} inputs for {len(b)} targets: pairs need one each")
+    n = len(a) if paired else max(len(a), len(b))
+    per_step = batch_size * n_critic
+    if n // per_step == 0:
+        raise ConfigError(
+            f"only {n} images for batch_size={batch_size} x n_critic={n_critic}: need at least "
+            f"{per_step}; use more images or lower the batch size"
+        )
+    shapes = [(batch_size, n_critic, *x.shape[1:]) for x in (a, b)]
+
+    def gather(index_a: np.ndarray, index_b: np.ndarray):
+        return tuple(
+            _gather_rows(x, index).reshape(shape)
+            for x, index, shape in zip((a, b), (index_a, index_b), shapes, strict=True)
+        )
+
+    def gather_tf(index_a, index_b):
+        inputs, images = tf.numpy_function(gather, [index_a, index_b], [tf.uint8, tf.uint8],
+                                           stateful=False)  # fmt: skip
+        inputs.set_shape(shapes[0])
+        images.set_shape(shapes[1])
+        return {"inputs": inputs, "images": images}
+
+    def stream(size: int, salt: int) -> tf.data.Dataset:
+        return tf.data.Dataset.range(size).shuffle(
+            size, seed=None if seed is None else seed + salt, reshuffle_each_iteration=True
+        )
+
+    if paired:
+        pairs = stream(n, 0).map(lambda i: (i, i))
+    else:
+        pairs = tf.data.Dataset.zip(stream(len(a), 0).repeat(), stream(len(b), 1).repeat()).take(n)
+    dataset = pairs.batch(per_step, drop_remainder=True)
+    dataset = dataset.map(gather_tf, num_parallel_calls=PIPELINE_PARALLELISM)
+    return dataset.prefetch(PIPELINE_PARALLELISM).with_options(_PIPELINE_OPTIONS)
+
+
+def _gather_rows(images: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    order = np.argsort(indices)
+    found = images[indices[order]]  # ascending reads: sequential on disk for a memmap
+    batch = np.empty(found.shape, dtype=np.uint8)
+    batch[order] = found
+    return batch

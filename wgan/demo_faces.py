@@ -58,11 +58,19 @@ _BALD, _SHORT, _LONG, _FRINGE, _VOLUME = range(5)
 _STYLE_P = np.array([0.08, 0.30, 0.30, 0.17, 0.15])
 
 
-def draw_faces(n: int, image_size: int = 64, channels: int = 3, seed: int = 0) -> np.ndarray:
+# Hair palettes that make two domains of faces for unpaired translation (CycleGAN's demo).
+HAIR_PALETTES = {"blond": 4, "black": 0}
+
+
+def draw_faces(
+    n: int, image_size: int = 64, channels: int = 3, seed: int = 0, hair: str | None = None
+) -> np.ndarray:
     """Draw n varied cartoon faces as uint8 (n, image_size, image_size, channels).
 
     channels 1 gives luminance, 3 RGB, 4 RGBA with an opaque alpha. Framed like the aligned,
     centre-cropped CelebA faces the models are built for: eyes a little above the middle.
+    ``hair`` (a key of ``HAIR_PALETTES``) gives every face that hair colour, and hair to show
+    it; the other features are drawn as without it.
     """
     if int(n) != n or n < 0:
         raise ConfigError(f"the number of demo faces must be >= 0, got {n}")
@@ -71,12 +79,24 @@ def draw_faces(n: int, image_size: int = 64, channels: int = 3, seed: int = 0) -
     if channels not in (1, 3, 4):
         raise ConfigError(f"channels must be 1 (grey), 3 (RGB) or 4 (RGBA), got {channels}")
     params = _draw_params(np.random.default_rng(seed), int(n))
+    if hair is not None:
+        _dye(params, hair, np.random.default_rng([seed, 1]))
     out = np.empty((n, image_size, image_size, channels), dtype=np.uint8)
     for start in range(0, n, _BATCH):
         part = {k: v[start : start + _BATCH] for k, v in params.items()}
         rgb = _Painter(len(part["cx"]), image_size).paint(part)
         out[start : start + _BATCH] = _to_channels(rgb, channels)
     return out
+
+
+def _dye(params: dict[str, np.ndarray], hair: str, rng: np.random.Generator) -> None:
+    if hair not in HAIR_PALETTES:
+        raise ConfigError(f"hair must be one of {', '.join(HAIR_PALETTES)}, got {hair!r}")
+    n = len(params["hair"])
+    colour = _HAIR[HAIR_PALETTES[hair]] + rng.normal(0, 0.04, (n, 3))
+    params["hair"] = np.clip(colour, 0, 1).astype(np.float32)
+    haired = _STYLE_P * (np.arange(len(_STYLE_P)) != _BALD)
+    params["style"] = rng.choice(len(_STYLE_P), n, p=haired / haired.sum())
 
 
 def _draw_params(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:

@@ -11,7 +11,9 @@ Models that use labels are the same step with more parts: networks that take a l
 (``wgan.conditioning``) and ``heads`` that add auxiliary losses on the critic's extra outputs
 (``wgan.heads``: AC-GAN, InfoGAN, the semi-supervised GAN). A batch is then a dict: ``images``
 and ``labels`` (one group per critic update), and for the semi-supervised GAN a batch from the
-labelled set, ``labelled_images`` and ``labelled_labels``.
+labelled set, ``labelled_images`` and ``labelled_labels``. Image-to-image models
+(``wgan.translation``: Pix2Pix, CycleGAN) are a subclass whose generators take images; their
+batches add ``inputs``, the source images.
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ LABELS = {
     "generator_loss": "generator loss",
 }
 # Batch entries with one group per critic update (axis 1); the others serve the whole iteration.
-GROUPED = ("images", "labels")
+# ``inputs`` are the source images of an image-to-image model (``wgan.translation``).
+GROUPED = ("images", "labels", "inputs")
+IMAGE_KEYS = ("images", "labelled_images", "inputs")  # uint8 in the data, floats in the step
 # Keras' normalisation layers stop the gradient through the batch mean (tf.nn.moments):
 # their second derivatives, which a gradient penalty needs, are biased.
 _MOMENT_LAYERS = (
@@ -370,7 +374,7 @@ class GAN(keras.Model):
 
     def train_step(self, data):
         batch = self.as_batch(data)
-        for key in ("images", "labelled_images"):
+        for key in IMAGE_KEYS:
             if key in batch:
                 batch[key] = to_float(batch[key])
         if len(batch["images"].shape) == 4:  # plain batches: one shared by all the updates

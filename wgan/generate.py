@@ -28,6 +28,7 @@ from wgan.inputs import InputSpace, batches, count
 from wgan.io import atomic_path, save_png
 from wgan.priors import Prior, make_prior
 from wgan.run_folder import RunFolder, kept_weights
+from wgan.translation import TRANSLATION_MODELS
 
 
 @dataclass
@@ -135,6 +136,7 @@ def load_generator(path: str | os.PathLike, checkpoint: str | None = None) -> Lo
         raise WganError(
             f"{path} does not exist: give a run folder made by train.py or a generator .keras file"
         )
+    _refuse_translation(path if path.is_dir() else path.parent)
     if path.is_dir():
         return _from_run(path, checkpoint or "last")
     if checkpoint is not None:
@@ -143,6 +145,17 @@ def load_generator(path: str | os.PathLike, checkpoint: str | None = None) -> Lo
             f"give its folder ({path.parent}) instead"
         )
     return _from_keras_file(path)
+
+
+def _refuse_translation(run_dir: Path) -> None:
+    """One line for an image-to-image run: its generator takes images, not noise."""
+    try:
+        model = json.loads(RunFolder(run_dir).config.read_text()).get("model")
+    except (OSError, ValueError, AttributeError):
+        return
+    if model in TRANSLATION_MODELS:
+        raise WganError(f"{run_dir} is a {model} run, which translates images: use "
+                        f"scripts/translate.py {run_dir} INPUT")  # fmt: skip
 
 
 def _from_keras_file(path: Path) -> LoadedGenerator:

@@ -40,6 +40,20 @@ _DIGITS = {
     "n_samples": 0, "epochs": 30, "precision": "auto", "eval_every": 5, "keep_every": 10,
 }  # fmt: skip
 
+# Image-to-image: Adam 2e-4 (0.5, 0.999), one discriminator update per generator update, the
+# learning rate constant for half the run and then linear to 0 (the reference code's policy
+# for both models), 64x64 on the built-in demo task unless --data says otherwise. Two choices
+# for a CPU, both measured in benchmarks/README.md: batches of 16 (Pix2Pix) and 8 (CycleGAN)
+# instead of the papers' 1 (Pix2Pix: 4.4x the images per second of batch 1), and width 32
+# instead of 64 (Pix2Pix: 5x faster); --batch-size 1 --filters 64 gives the papers' setting.
+_TRANSLATION = {
+    "penalty": "none", "schedule": "fixed", "n_critic": 1, "spectral_norm": False,
+    "optimizer": "adam", "lr": 2e-4, "generator_lr": 0.0, "beta1": 0.5, "beta2": 0.999,
+    "ema": 0.0, "augment": "", "image_size": 64, "channels": 3, "n_samples": 0,
+    "decay_after": 0.5, "filters": 32, "held_out": 0.1, "precision": "float32",
+    "eval_every": 5, "keep_every": 10, "eval_samples": 256,
+}  # fmt: skip
+
 PRESETS: dict[str, Preset] = {
     "wgan": Preset(
         "the WGAN paper (the defaults): weight clipping 0.01, RMSprop 5e-5, 5 critic updates, "
@@ -106,6 +120,21 @@ PRESETS: dict[str, Preset] = {
         {**_DIGITS, "model": "sgan", "labelled": 100},
     ),
 }
+
+
+PRESETS["pix2pix"] = Preset(
+    "Pix2Pix (Isola et al.): U-Net and PatchGAN, L1 x 100; paired images, by default edges ->"
+    " demo faces",
+    {**_TRANSLATION, "model": "pix2pix", "loss": "nonsaturating", "norm": "batch",
+     "l1_weight": 100.0, "dropout": 0.5, "batch_size": 16, "epochs": 40},  # fmt: skip
+)
+PRESETS["cyclegan"] = Preset(
+    "CycleGAN (Zhu et al.): ResNet generators, PatchGANs, least squares, cycle x 10, identity,"
+    " image pool 50; by default blond <-> black-haired demo faces",
+    {**_TRANSLATION, "model": "cyclegan", "loss": "least-squares", "norm": "instance",
+     "cycle_weight": 10.0, "identity": 0.5, "pool_size": 50, "batch_size": 8, "epochs": 20,
+     "n_samples": 1000},  # fmt: skip
+)
 
 
 def preset_values(name: str) -> dict:

@@ -11,11 +11,14 @@ A run folder (``runs/<date-time>/``)::
     checkpoints/                     last-N.* (the two newest epochs), checkpoint (their index),
                                      best/best-N.* + best.json, generator/epoch_NNNN.weights.h5
     images/epoch_0001/labels.json    ... with the label of each, for a conditional model
+    images/inputs/sample_00.png      an image-to-image run's held-out input behind sample_00
     generator.keras, critic.keras    the final networks (the averaged generator when EMA is on)
     classifier.keras                 the semi-supervised GAN's classifier, usable on its own
     audio/                           what scripts/sonify.py writes: epoch_NNNN.wav,
                                      progression_sample_NN.wav, losses.wav
     generated/                       what scripts/generate.py writes by default
+    translated/                      what scripts/translate.py writes by default
+    translation.json                 evaluate.py's figures for an image-to-image run
 
 Nothing here imports TensorFlow: the sonification reads run folders without it.
 """
@@ -32,6 +35,7 @@ METRICS = "metrics.csv"
 LOSS_PLOT = "loss.png"
 IMAGES = "images"
 REAL_GRID = "real.png"
+TRANSLATION_INPUTS = "inputs"  # in images/: the input of each translated sample
 CHECKPOINTS = "checkpoints"
 GENERATOR_MODEL = "generator.keras"
 CRITIC_MODEL = "critic.keras"
@@ -41,6 +45,8 @@ CONDITIONING_METRICS = "conditioning.json"  # evaluate.py's figures for a label 
 AUDIO = "audio"
 LOSSES_AUDIO = "losses"  # audio/losses.wav (.mp3): the metrics of every epoch as notes
 GENERATED = "generated"
+TRANSLATED = "translated"
+TRANSLATION_METRICS = "translation.json"  # evaluate.py's figures for an image-to-image run
 # Inside checkpoints/
 LAST_NAME = "last"
 BEST_DIR = "best"
@@ -81,6 +87,7 @@ class RunFolder:
     loss_plot = property(lambda self: self.path / LOSS_PLOT)
     images = property(lambda self: self.path / IMAGES)
     real_grid = property(lambda self: self.path / IMAGES / REAL_GRID)
+    translation_inputs = property(lambda self: self.path / IMAGES / TRANSLATION_INPUTS)
     checkpoints = property(lambda self: self.path / CHECKPOINTS)
     # tf.train.CheckpointManager's index of the last checkpoints
     checkpoint_index = property(lambda self: self.path / CHECKPOINTS / "checkpoint")
@@ -89,6 +96,8 @@ class RunFolder:
     classifier_model = property(lambda self: self.path / CLASSIFIER_MODEL)
     audio = property(lambda self: self.path / AUDIO)
     generated = property(lambda self: self.path / GENERATED)
+    translated = property(lambda self: self.path / TRANSLATED)
+    translation_metrics = property(lambda self: self.path / TRANSLATION_METRICS)
 
     def epoch_grid(self, epoch: int) -> Path:
         return self.images / f"{epoch_name(epoch)}.png"

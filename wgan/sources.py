@@ -30,6 +30,8 @@ from wgan.labels import (
     class_labels,
     parse_attribute_list,
 )
+from wgan.pairs import Domains, demo_domains, folder_domains, image_loader
+from wgan.translation import TRANSLATION_MODELS
 
 DEMO = "demo"
 # Demo faces drawn when a run asks for "all" images (n_samples 0) of a source with no end.
@@ -42,6 +44,7 @@ class TrainingData:
     source: str  # "demo", "digits" or the resolved folder: what config.json records as "data"
     notes: list[str] = field(default_factory=list)  # what the user should be told
     labels: LabelSet | None = None  # one per image, when the data has labels
+    domains: Domains | None = None  # an image-to-image run's pairs or domains (images: B's)
 
     def describe_labels(self, config: TrainConfig) -> None:
         """Record the labels' kind, names and frequencies in ``config`` (for config.json)."""
@@ -103,6 +106,8 @@ def load_training_data(
     Files that cannot be read are skipped with a ``warnings.warn`` that counts them.
     """
     source, notes = choose_source(requested or config.data or None, default_folder)
+    if config.model in TRANSLATION_MODELS:
+        return _domains(config, source, notes, cache_dir, progress)
     if source == DEMO:
         if config.needs_labels or config.attributes:
             raise ConfigError(
@@ -148,6 +153,36 @@ def load_training_data(
     if labels is not None:
         notes.append(f"labels: {_label_summary(labels)}")
     return TrainingData(image_set.images, str(Path(source).resolve()), notes, labels)
+
+
+def _domains(config: TrainConfig, source: str, notes: list[str], cache_dir, progress):
+    """An image-to-image run's pairs (Pix2Pix) or domains (CycleGAN): ``wgan.pairs``."""
+    if source == DIGITS:
+        raise ConfigError(
+            f"--model {config.model} translates images between two domains and the digits are "
+            "one: give --data a folder, or none for the demo task"
+        )
+    if source == DEMO:
+        domains = demo_domains(config)
+        where = "the built-in demo faces"
+    else:
+        folder = Path(source).expanduser()
+        if not folder.is_dir():
+            find_images(folder)  # the one-line error for a missing folder or a file
+        cache = None
+        if cache_dir is not None:
+            try:
+                make_writable_folder(cache_dir)
+                cache = Path(cache_dir)
+            except OSError as err:
+                notes.append(f"cannot write the image cache in {cache_dir} ({err.strerror}); "
+                             "decoding into RAM instead")  # fmt: skip
+        domains = folder_domains(config, folder, image_loader(config, cache, progress), notes)
+        source, where = str(folder.resolve()), str(folder)
+    if config.model == "pix2pix" and config.direction == "BtoA":
+        domains = domains.swapped()
+    notes.append(f"{domains.describe()} (from {where})")
+    return TrainingData(domains.train_b, source, notes, domains=domains)
 
 
 def _folder_labels(config: TrainConfig, paths: list[Path], root: Path) -> LabelSet | None:

@@ -31,7 +31,6 @@ from wgan.callbacks import (
     SampleGrid,
     SaveBest,
     SaveCheckpoint,
-    write_samples,
 )
 from wgan.checkpoint import TrainingState
 from wgan.config import (
@@ -41,7 +40,7 @@ from wgan.config import (
     package_versions,
     resolve_precision,
 )
-from wgan.data import make_dataset, steps_per_epoch
+from wgan.data import make_dataset, make_pair_dataset, steps_per_epoch
 from wgan.errors import ConfigError
 from wgan.evaluation import SWDEvaluator
 from wgan.gan import CRITIC_LOSS, GAN
@@ -51,9 +50,11 @@ from wgan.inputs import InputSpace
 from wgan.io import atomic_path, make_writable_folder, save_png, write_json
 from wgan.labels import LabelSet, balanced_subset
 from wgan.monitor import FlatCriticWarning, StopOnNonFinite
+from wgan.pairs import Domains
 from wgan.run_folder import RunFolder
 from wgan.schedules import make_schedule
 from wgan.sources import load_training_data
+from wgan.translation_grids import Examples, TranslationSWD, write_inputs
 
 log = logging.getLogger(__name__)
 
@@ -159,10 +160,24 @@ class Session:
     notes: list[str] = field(default_factory=list)
     labels: LabelSet | None = None
     rows: Rows = field(default_factory=Rows)
+    domains: Domains | None = None  # an image-to-image run's pairs or domains
+
+    @property
+    def grid(self):
+        """What every grid of the run shows: the fixed noise (and labels), or for an
+        image-to-image run the first held-out inputs."""
+        if self.domains is not None:
+            return Examples.from_domains(self.domains, self.config.test_dropout)
+        return grid_inputs(self.config, self.state.noise)
 
     def dataset(self, seed: int):
         """The real batches of one session (labels and the labelled stream as the model needs)."""
         rows, config = self.rows, self.config
+        if self.domains is not None:
+            return make_pair_dataset(
+                self.domains.train_a, self.domains.train_b, config.batch_size,
+                self.model.schedule.real_batches, seed=seed, paired=self.domains.paired,
+            )  # fmt: skip
         labelled = None
         if rows.labelled is not None:
             labelled = (np.asarray(self.images[rows.labelled]), self.labels.values[rows.labelled])
@@ -192,8 +207,7 @@ class Session:
                 callbacks=[*_run_callbacks(self), *stop, *callbacks],
             )
         elif not folder.has_epoch_grids():
-            write_samples(model.sampler, grid_inputs(config, self.state.noise), folder,
-                          plan.last_epoch)  # fmt: skip
+            self.grid.write(model.sampler, folder, plan.last_epoch)
         save_model(model.sampler, folder.generator_model)
         save_model(model.critic, folder.critic_model)
         if config.model == "sgan":
@@ -222,6 +236,7 @@ def open_session(
     strategy: tf.distribute.Strategy | None = None,
     record: Mapping[str, object] | None = None,
     labels: LabelSet | None = None,
+    domains: Domains | None = None,
 ) -> Session:
     """Build the model (inside ``strategy``'s scope), restore the newest checkpoint when
     resuming, and plan the epochs. With ``record``, config.json is then written: the resolved
@@ -244,8 +259,10 @@ def open_session(
     keras.utils.set_random_seed(config.seed)
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
-        model = build_gan(config)
-        state = TrainingState(model, fixed_noise(config), folder.checkpoints)
+        model = build_gan(config, total_iterations=config.iterations or config.epochs * steps)
+        # An image-to-image run's grids show held-out images the seed picks: no noise to keep.
+        noise = np.zeros((1, 1), np.float32) if domains is not None else fixed_noise(config)
+        state = TrainingState(model, noise, folder.checkpoints)
     first_epoch = state.restore() if resume else 0
     first_step = int(model.train_iterations.numpy())
     plan = make_plan(config, steps, first_epoch, first_step)
@@ -260,7 +277,11 @@ def open_session(
     folder.images.mkdir(parents=True, exist_ok=True)
     if not folder.real_grid.exists():
         save_png(folder.real_grid, make_grid(images[: config.grid_samples]))
-    return Session(config, folder, images, model, state, plan, labels=labels, rows=rows)
+    session = Session(config, folder, images, model, state, plan, labels=labels, rows=rows,
+                      domains=domains)  # fmt: skip
+    if domains is not None:
+        write_inputs(session.grid, folder)
+    return session
 
 
 def _config_record(
@@ -322,7 +343,8 @@ def start_run(
             "started": dt.datetime.now().isoformat(timespec="seconds"),
         }
         session = open_session(
-            config, loaded.images, folder, resume, strategy, record, labels=loaded.labels
+            config, loaded.images, folder, resume, strategy, record, labels=loaded.labels,
+            domains=loaded.domains,
         )
     except BaseException:
         if not resume:  # a new run's folder was empty: leave it as it was found
@@ -403,13 +425,17 @@ def _run_callbacks(session: Session) -> list[keras.callbacks.Callback]:
     found = [
         StopOnNonFinite(state),
         MetricsCSV(folder.metrics),
-        SampleGrid(folder, grid_inputs(config, state.noise), config.sample_every, last_epoch),
+        SampleGrid(folder, session.grid, config.sample_every, last_epoch),
         LossPlot(folder.metrics, folder.loss_plot),
         KeepGenerator(state.directory, config.keep_every, config.eval_every, last_epoch),
         SaveBest(state),
         SaveCheckpoint(state),
     ]
-    if config.eval_every > 0:
+    if config.eval_every > 0 and session.domains is not None:
+        evaluator = TranslationSWD(session.domains, config.eval_samples, config.seed,
+                                   config.test_dropout)  # fmt: skip
+        found.insert(1, EvaluateSWD(evaluator, config.eval_every, last_epoch))
+    elif config.eval_every > 0:
         evaluator = SWDEvaluator(
             session.images, config.eval_samples, config.latent_dim, config.latent_distribution,
             config.seed, space=InputSpace.from_config(config),
