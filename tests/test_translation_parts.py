@@ -241,3 +241,18 @@ def test_translators_take_the_cores_loss_and_penalty_parts():
 def test_translation_settings_are_checked_with_the_flag_named(values, flag):
     with pytest.raises(ConfigError, match=flag):
         TrainConfig(**{"model": "cyclegan", "norm": "instance", **values}).validate()
+
+
+@pytest.mark.parametrize("model", ["pix2pix", "cyclegan"])
+def test_the_ema_part_averages_the_translators_and_grids_sample_from_it(model):
+    from wgan.data import make_pair_dataset
+    from wgan.translation_grids import translate
+
+    config = resolve({}, model, {"image_size": 16, "filters": 4, "batch_size": 2, "ema": 0.9})
+    gan = build_gan(config, total_iterations=4)
+    images = np.random.default_rng(0).integers(0, 256, (8, 16, 16, 3), dtype=np.uint8)
+    gan.fit(make_pair_dataset(images, images, 2, seed=0), epochs=1, verbose=0)
+    assert gan.sampler is not gan.generator
+    averaged, trained = gan.sampler.get_weights()[0], gan.generator.get_weights()[0]
+    assert not np.array_equal(averaged, trained)
+    assert translate(gan.sampler, images[:2], "BtoA").shape == (2, 16, 16, 3)
