@@ -11,7 +11,7 @@ from wgan.config import TrainConfig
 from wgan.data import make_pair_dataset
 from wgan.demo_faces import draw_faces
 from wgan.errors import DataError
-from wgan.pairs import edge_maps
+from wgan.pairs import Domains, edge_maps
 from wgan.sources import load_training_data
 
 
@@ -152,3 +152,30 @@ def test_pair_batches_keep_each_input_with_its_target_and_unpaired_epochs_span_t
     assert len(unpaired) == 6  # 12 // 2: the larger domain sets the epoch
     seen_a = np.concatenate([x["inputs"].numpy()[:, 0, 0, 0, 0] for x in unpaired])
     assert set(seen_a) <= set(range(5)) and len(set(seen_a)) == 5
+
+
+def test_with_no_data_celeba_faces_give_pix2pix_edges_and_cyclegan_the_demo_task(tmp_path):
+    default = tmp_path / "celeba-dataset"
+    default.mkdir()
+    for i in range(8):
+        Image.new("RGB", (20, 20), (40 * (i % 4), 90, 90)).save(default / f"{i}.png")
+    cfg = config()
+    loaded = load_training_data(cfg, None, default, None)
+    assert cfg.pairs == "edges" and np.array_equal(edge_maps(loaded.domains.train_b),
+                                                   loaded.domains.train_a)  # fmt: skip
+    cyc = config("cyclegan", n_samples=8)
+    loaded = load_training_data(cyc, None, default, None)
+    assert loaded.source == "demo" and any("demo task" in note for note in loaded.notes)
+
+
+def test_an_unpaired_epoch_is_a_pass_over_the_larger_domain(tmp_path):
+    from wgan.run_folder import RunFolder
+    from wgan.trainer import open_session
+
+    cfg = config("cyclegan", image_size=16, filters=4, batch_size=2, n_critic=1)
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(0, 256, (n, 16, 16, 3), dtype=np.uint8) for n in (12, 5))
+    domains = Domains(a, b, a[:2], b[:2], paired=False, names=("A", "B"))
+    session = open_session(cfg, b, RunFolder(tmp_path), domains=domains)
+    assert session.plan.steps_per_epoch == 6
+    assert len(list(session.dataset(seed=0))) == 6

@@ -177,7 +177,7 @@ def attribute_domains(config: TrainConfig, folder: Path, load: Loader, notes: li
         if 0 < config.n_samples < len(rows):
             rows = np.sort(np.random.default_rng(config.seed).choice(
                 rows, config.n_samples, replace=False))  # fmt: skip
-        sides.append(np.asarray(images[np.asarray(rows)]))
+        sides.append(np.asarray(images[np.asarray(rows, dtype=np.intp)]))
     notes.append(f"{config.domain_a} and not {config.domain_b}: {len(sides[0])} faces; "
                  f"{config.domain_b} and not {config.domain_a}: {len(sides[1])}; "
                  f"{both} with both belong to neither")  # fmt: skip
@@ -216,7 +216,7 @@ def matched_pairs(config: TrainConfig, folder: Path, load: Loader) -> tuple[np.n
     chosen = []
     for root, (_, images, kept) in zip(roots, sides, strict=True):
         rows = [i for i, p in enumerate(kept) if _key(p, root) in both]
-        chosen.append(np.asarray(images[np.asarray(rows)]))
+        chosen.append(np.asarray(images[np.asarray(rows, dtype=np.intp)]))
     if lonely or mismatched:
         named = ", ".join([*lonely, *mismatched][:_NAMED])
         warnings.warn(

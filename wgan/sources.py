@@ -31,7 +31,7 @@ from wgan.labels import (
     parse_attribute_list,
 )
 from wgan.pairs import Domains, demo_domains, folder_domains, image_loader
-from wgan.translation import TRANSLATION_MODELS
+from wgan.translation import EDGES, TRANSLATION_MODELS
 
 DEMO = "demo"
 # Demo faces drawn when a run asks for "all" images (n_samples 0) of a source with no end.
@@ -107,6 +107,8 @@ def load_training_data(
     """
     source, notes = choose_source(requested or config.data or None, default_folder)
     if config.model in TRANSLATION_MODELS:
+        if not (requested or config.data) and source != DEMO:
+            source = _default_translation_source(config, source, notes)
         return _domains(config, source, notes, cache_dir, progress)
     if source == DEMO:
         if config.needs_labels or config.attributes:
@@ -153,6 +155,21 @@ def load_training_data(
     if labels is not None:
         notes.append(f"labels: {_label_summary(labels)}")
     return TrainingData(image_set.images, str(Path(source).resolve()), notes, labels)
+
+
+def _default_translation_source(config: TrainConfig, folder: str, notes: list[str]) -> str:
+    """With no --data and CelebA in its folder: Pix2Pix makes edge maps of the faces; CycleGAN
+    splits them by --domain-a/--domain-b, or without those trains on the demo task."""
+    if config.model == "pix2pix":
+        if config.pairs != EDGES:
+            config.pairs = EDGES
+            notes.append(f"no --data: edge maps (--pairs edges) of the faces in {folder}")
+        return folder
+    if config.domain_a and config.domain_b:
+        return folder
+    notes.append(f"no --data and no --domain-a/--domain-b for the faces in {folder}: training "
+                 "on the built-in blond/black-hair demo task")  # fmt: skip
+    return DEMO
 
 
 def _domains(config: TrainConfig, source: str, notes: list[str], cache_dir, progress):

@@ -9,7 +9,6 @@ image itself. ``as_is`` takes every file as the input image itself.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from wgan.config import TrainConfig
 from wgan.data import decode_files, find_images, is_image_name
 from wgan.errors import DataError, WganError
 from wgan.grids import make_grid
-from wgan.io import save_png
+from wgan.io import save_png, write_json
 from wgan.pairs import edge_maps
 from wgan.translation import CYCLEGAN, EDGES, TRANSLATION_MODELS
 from wgan.translation_evaluation import load_translator
@@ -83,7 +82,9 @@ def read_inputs(config: TrainConfig, path: str | os.PathLike, as_is: bool = Fals
         if config.direction == "BtoA":
             a, b = b, a
         return Inputs(names, np.ascontiguousarray(a), np.ascontiguousarray(b))
-    if edges_run(config) and not as_is:
+    if edges_run(config) and not as_is:  # BtoA: the run turns photos into edge maps
+        if config.direction == "BtoA":
+            return Inputs(names, images, edge_maps(images))
         return Inputs(names, edge_maps(images), images)
     return Inputs(names, images, None)
 
@@ -132,5 +133,5 @@ def write_translations(
     layout = {"columns": ["input", "output", "round trip" if config.model == CYCLEGAN
                           else "target"][: len(columns)], "direction": direction,
               "files": inputs.names[:n]}  # fmt: skip
-    (out / "grid.json").write_text(json.dumps(layout, indent=1))
+    write_json(out / "grid.json", layout)
     return grid

@@ -169,11 +169,12 @@ def build_resnet_generator(
     init = keras.initializers.RandomNormal(0.0, init_stddev)
     bias = norm != "batch"
 
-    def conv(x, width, kernel, stride, tag, pad=0):
+    def conv(x, width, kernel, stride, tag, pad=0, use_bias=bias):
         if pad:
             x = ReflectionPadding2D(pad, dtype=dtype, name=f"pad_{tag}")(x)
-        return Conv2D(width, kernel, strides=stride, padding="valid" if pad else "same",
-                      kernel_initializer=init, use_bias=bias, dtype=dtype, name=tag)(x)  # fmt: skip
+        padding = "valid" if pad else "same"
+        return Conv2D(width, kernel, strides=stride, padding=padding, kernel_initializer=init,
+                      use_bias=use_bias, dtype=dtype, name=tag)(x)  # fmt: skip
 
     def norm_relu(x, tag, relu=True):
         layer = normalization(norm, tag, dtype, init_stddev)
@@ -194,7 +195,7 @@ def build_resnet_generator(
             dtype=dtype, name=f"up_{i}",
         )(x)  # fmt: skip
         x = norm_relu(x, f"up_{i}")
-    x = conv(x, channels, 7, 1, "to_image", pad=3)
+    x = conv(x, channels, 7, 1, "to_image", pad=3, use_bias=True)  # no norm after it
     out = layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(image, out, name=name)
 
