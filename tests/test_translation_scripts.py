@@ -160,13 +160,13 @@ def test_cyclegan_resumes_after_kill_9_with_every_epoch_once(tmp_path):
                           "--run-dir", folder)  # fmt: skip
     deadline = time.time() + 240
     while time.time() < deadline and process.poll() is None:
-        if (folder / "metrics.csv").is_file() and len(rows(folder)) >= 2:
+        if (folder / "metrics.csv").is_file() and len(rows(folder)) >= 1:
             break
         time.sleep(0.1)
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=60)
     done = len(rows(folder))
-    assert done >= 2
+    assert done >= 1
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), "--resume",
                              str(folder), "--epochs", str(done + 1)], capture_output=True,
                             text=True, timeout=300)  # fmt: skip
