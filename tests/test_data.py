@@ -385,9 +385,21 @@ def ids_of(element):
 
 def test_steps_per_epoch_counts_whole_generator_iterations():
     assert steps_per_epoch(100, batch_size=8, n_critic=5) == 2
-    assert steps_per_epoch(39, batch_size=8, n_critic=5) == 0
+    assert steps_per_epoch(39, batch_size=8, n_critic=5) == 1  # too few: one, reusing images
+    assert steps_per_epoch(0, batch_size=8, n_critic=5) == 0
     with pytest.raises(ConfigError):
         steps_per_epoch(100, batch_size=0, n_critic=5)
+
+
+def test_fewer_images_than_one_iteration_fill_it_by_reuse_with_one_warning():
+    with pytest.warns(UserWarning, match="only 10 images for the 12 one iteration takes"):
+        dataset = make_dataset(id_images(10, size=6), batch_size=4, n_critic=3, seed=0)
+    elements = list(dataset)
+    assert len(elements) == 1 and elements[0].shape == (4, 3, 6, 6, 1)
+    ids = ids_of(elements[0]).ravel()
+    assert set(ids) == set(range(10))  # every image, two of them twice
+    with pytest.raises(ConfigError, match="no images"):
+        make_dataset(id_images(10, size=6)[:0], batch_size=4)
 
 
 def test_dataset_elements_hold_n_critic_uint8_batches():

@@ -336,11 +336,23 @@ def test_unwritable_run_folder_is_a_one_line_error(tmp_path):
 def test_an_empty_run_folder_given_for_a_run_that_cannot_start_is_left_empty(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    result = run_train("--data", "demo", "--n-samples", 10, "--batch-size", 8, "--n-critic", 2,
-                       "--image-size", 16, "--run-dir", run_dir, timeout=120)  # fmt: skip
+    empty = tmp_path / "no-images"
+    empty.mkdir()
+    result = run_train("--data", empty, "--image-size", 16, "--run-dir", run_dir, timeout=120)
     assert result.returncode == 2
-    assert "10 images are fewer than the 16 one iteration takes" in result.stderr
+    assert "no images" in result.stderr
     assert run_dir.is_dir() and list(run_dir.iterdir()) == []
+
+
+def test_fewer_images_than_one_iteration_train_by_reuse_with_one_warning(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run_train("--data", "demo", "--n-samples", 10, "--batch-size", 8, "--n-critic", 2,
+                       "--image-size", 16, "--filters", 8, "--epochs", 2, "--eval-every", 0,
+                       "--run-dir", run_dir, timeout=180)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    said = result.stdout + result.stderr
+    assert said.count("only 10 images for the 16 one iteration takes") == 1
+    assert [int(r["step"]) for r in csv.DictReader((run_dir / "metrics.csv").open())] == [1, 2]
 
 
 def test_an_existing_run_is_never_overwritten(tmp_path):

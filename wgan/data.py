@@ -500,13 +500,37 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
+class ReusedImagesWarning(UserWarning):
+    """Fewer images than one iteration takes: each iteration reuses some of them."""
+
+
 def steps_per_epoch(n_images: int, batch_size: int, n_critic: int = 1) -> int:
-    """Generator iterations in one pass: each takes n_critic fresh batches of real images."""
+    """Generator iterations in one pass: each takes n_critic fresh batches of real images. A
+    set smaller than one iteration still makes one, reusing its images (``make_dataset``);
+    an empty set makes none."""
     if batch_size < 1 or n_critic < 1:
         raise ConfigError(
             f"batch_size and n_critic must be at least 1, got {batch_size} and {n_critic}"
         )
-    return n_images // (batch_size * n_critic)
+    return max(1, n_images // (batch_size * n_critic)) if n_images > 0 else 0
+
+
+def reuse_message(n: int, batch_size: int, n_critic: int) -> str | None:
+    """The one warning for a set smaller than one iteration, or None when it is not."""
+    per_step = batch_size * n_critic
+    if not 0 < n < per_step:
+        return None
+    return (f"only {n} images for the {per_step} one iteration takes (--batch-size "
+            f"{batch_size} x {n_critic} critic batches): each iteration reuses images, and an "
+            "epoch is one iteration")  # fmt: skip
+
+
+def _fill_one_step(dataset: tf.data.Dataset, n: int, per_step: int) -> tf.data.Dataset:
+    """A pass over ``n`` < ``per_step`` indices, repeated (reshuffled) to fill one iteration,
+    as the common GAN tools do with a tiny data set; larger sets are left as they are."""
+    if n >= per_step:
+        return dataset
+    return dataset.repeat(math.ceil(per_step / n)).take(per_step)
 
 
 def make_dataset(
@@ -542,13 +566,13 @@ def make_dataset(
         )
     rows = np.arange(len(images)) if indices is None else np.asarray(indices, np.int64)
     n = len(rows)
-    steps = steps_per_epoch(n, batch_size, n_critic)
+    steps_per_epoch(n, batch_size, n_critic)  # checks the sizes
     per_step = batch_size * n_critic
-    if steps == 0:
-        raise ConfigError(
-            f"only {n} images for batch_size={batch_size} x n_critic={n_critic}: need at least "
-            f"{per_step} images; load more (n_samples) or lower the batch size"
-        )
+    if n == 0:
+        raise ConfigError("no images to train on: load some (--data, --n-samples)")
+    reuse = reuse_message(n, batch_size, n_critic)
+    if reuse:
+        warnings.warn(reuse, ReusedImagesWarning, stacklevel=2)
     if labels is not None and len(labels) != len(images):
         raise ConfigError(f"{len(labels)} labels for {len(images)} images: give one per image")
     element_shape = (batch_size, n_critic, *images.shape[1:])
@@ -575,7 +599,7 @@ def make_dataset(
     dataset = tf.data.Dataset.range(n)
     if shuffle:
         dataset = dataset.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(per_step, drop_remainder=True)
+    dataset = _fill_one_step(dataset, n, per_step).batch(per_step, drop_remainder=True)
     if repeat:
         dataset = dataset.repeat()
     dataset = dataset.map(gather_tf, num_parallel_calls=PIPELINE_PARALLELISM)
@@ -621,11 +645,11 @@ def make_pair_dataset(
         raise ConfigError(f"{len(a)} inputs for {len(b)} targets: pairs need one each")
     n = len(a) if paired else max(len(a), len(b))
     per_step = batch_size * n_critic
-    if n // per_step == 0:
-        raise ConfigError(
-            f"only {n} images for batch_size={batch_size} x n_critic={n_critic}: need at least "
-            f"{per_step}; use more images or lower the batch size"
-        )
+    if min(len(a), len(b)) == 0:
+        raise ConfigError("no images to train on in one of the domains")
+    reuse = reuse_message(n, batch_size, n_critic)
+    if reuse:
+        warnings.warn(reuse, ReusedImagesWarning, stacklevel=2)
     shapes = [(batch_size, n_critic, *x.shape[1:]) for x in (a, b)]
 
     def gather(index_a: np.ndarray, index_b: np.ndarray):
@@ -647,9 +671,10 @@ def make_pair_dataset(
         )
 
     if paired:
-        pairs = stream(n, 0).map(lambda i: (i, i))
+        pairs = _fill_one_step(stream(n, 0), n, per_step).map(lambda i: (i, i))
     else:
-        pairs = tf.data.Dataset.zip(stream(len(a), 0).repeat(), stream(len(b), 1).repeat()).take(n)
+        pairs = tf.data.Dataset.zip(stream(len(a), 0).repeat(), stream(len(b), 1).repeat())
+        pairs = pairs.take(max(n, per_step))
     dataset = pairs.batch(per_step, drop_remainder=True)
     dataset = dataset.map(gather_tf, num_parallel_calls=PIPELINE_PARALLELISM)
     return dataset.prefetch(PIPELINE_PARALLELISM).with_options(_PIPELINE_OPTIONS)

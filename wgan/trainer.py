@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import sys
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,13 @@ from wgan.config import (
     package_versions,
     resolve_precision,
 )
-from wgan.data import make_dataset, make_pair_dataset, steps_per_epoch
+from wgan.data import (
+    ReusedImagesWarning,
+    make_dataset,
+    make_pair_dataset,
+    reuse_message,
+    steps_per_epoch,
+)
 from wgan.errors import ConfigError
 from wgan.evaluation import SWDEvaluator
 from wgan.gan import CRITIC_LOSS, GAN
@@ -172,6 +179,11 @@ class Session:
 
     def dataset(self, seed: int):
         """The real batches of one session (labels and the labelled stream as the model needs)."""
+        with warnings.catch_warnings():  # open_session has said it once
+            warnings.simplefilter("ignore", ReusedImagesWarning)
+            return self._dataset(seed)
+
+    def _dataset(self, seed: int):
         rows, config = self.rows, self.config
         if self.domains is not None:
             return make_pair_dataset(
@@ -254,11 +266,11 @@ def open_session(
             len(domains.train_a), len(domains.train_b))  # fmt: skip
     steps = steps_per_epoch(n_rows, config.batch_size, batches)
     if steps == 0:
-        raise ConfigError(
-            f"{n_rows} images are fewer than the {config.batch_size * batches} one "
-            f"iteration takes ({batches} real batches of --batch-size {config.batch_size}); "
-            "lower --batch-size or --n-critic, or use more images"
-        )
+        raise ConfigError("no images to train on: give --data a folder with images, or raise "
+                          "--n-samples")  # fmt: skip
+    reuse = reuse_message(n_rows, config.batch_size, batches)
+    if reuse:
+        log.warning(reuse)  # once here; the data set's own warning is silenced in fit
     keras.utils.set_random_seed(config.seed)
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
