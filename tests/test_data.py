@@ -495,11 +495,6 @@ def test_copy_on_write_memmaps_keep_their_pages(tmp_path):
     assert data._PageRelease(shared).map is not None
 
 
-def test_too_few_images_for_one_iteration_is_a_clear_error():
-    with pytest.raises(ConfigError, match="at least 10 images"):
-        make_dataset(id_images(9), batch_size=5, n_critic=2)
-
-
 def test_dataset_rejects_float_images():
     with pytest.raises(ConfigError, match="uint8"):
         make_dataset(np.zeros((20, 4, 4, 3), np.float32), batch_size=2)
