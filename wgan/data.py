@@ -152,7 +152,7 @@ def load_images(
     if not found:
         raise DataError(f"no images ({_extensions()}) found in {root}{_zip_hint(root)}")
 
-    selected = _select(found, n_samples, seed)
+    selected = select_files(found, n_samples, seed)
     if 0 < len(found) < n_samples:
         warnings.warn(
             f"asked for {n_samples} images but {root} has only {len(found)}: using all of them",
@@ -221,7 +221,8 @@ def _zip_hint(root: Path) -> str:
     return f" (found {zips[0]}: unzip it here first)" if zips else ""
 
 
-def _select(found: list[Path], n_samples: int, seed: int | None) -> list[Path]:
+def select_files(found: list[Path], n_samples: int, seed: int | None) -> list[Path]:
+    """A seeded sample of ``n_samples`` of ``found`` (all for 0), in file order."""
     if n_samples == 0 or n_samples >= len(found):
         return list(found)
     picked = np.random.default_rng(seed).choice(len(found), size=n_samples, replace=False)
@@ -579,13 +580,7 @@ def make_dataset(
     release = _PageRelease(images)
 
     def gather(positions: np.ndarray) -> np.ndarray:
-        indices = rows[positions]
-        order = np.argsort(indices)
-        found = images[indices[order]]  # ascending reads: sequential on disk for a memmap
-        batch = np.empty(found.shape, dtype=np.uint8)
-        batch[order] = found  # back to the shuffled order
-        release.read(found.nbytes)
-        return batch.reshape(element_shape)
+        return _gather_rows(images, rows[positions], release).reshape(element_shape)
 
     def gather_tf(positions: tf.Tensor):
         batch = tf.numpy_function(gather, [positions], tf.uint8, stateful=False)
@@ -651,11 +646,13 @@ def make_pair_dataset(
     if reuse:
         warnings.warn(reuse, ReusedImagesWarning, stacklevel=2)
     shapes = [(batch_size, n_critic, *x.shape[1:]) for x in (a, b)]
+    releases = [_PageRelease(a), _PageRelease(b)]
 
     def gather(index_a: np.ndarray, index_b: np.ndarray):
         return tuple(
-            _gather_rows(x, index).reshape(shape)
-            for x, index, shape in zip((a, b), (index_a, index_b), shapes, strict=True)
+            _gather_rows(x, index, release).reshape(shape)
+            for x, index, release, shape in zip((a, b), (index_a, index_b), releases, shapes,
+                                                strict=True)  # fmt: skip
         )
 
     def gather_tf(index_a, index_b):
@@ -680,9 +677,12 @@ def make_pair_dataset(
     return dataset.prefetch(PIPELINE_PARALLELISM).with_options(_PIPELINE_OPTIONS)
 
 
-def _gather_rows(images: np.ndarray, indices: np.ndarray) -> np.ndarray:
+def _gather_rows(images: np.ndarray, indices: np.ndarray, release: _PageRelease) -> np.ndarray:
+    """``images[indices]``, read in ascending order (sequential on disk for a memmap), then put
+    back in the shuffled order; the pages read are counted for release."""
     order = np.argsort(indices)
-    found = images[indices[order]]  # ascending reads: sequential on disk for a memmap
+    found = images[indices[order]]
     batch = np.empty(found.shape, dtype=np.uint8)
     batch[order] = found
+    release.read(found.nbytes)
     return batch

@@ -22,7 +22,7 @@ from PIL import Image
 
 from wgan.classifier import split_held_out
 from wgan.config import TrainConfig
-from wgan.data import decode_files, find_images, load_images
+from wgan.data import decode_files, find_images, load_images, select_files
 from wgan.demo_faces import draw_faces
 from wgan.errors import ConfigError, DataError
 from wgan.labels import find_attribute_file
@@ -47,6 +47,12 @@ class Domains:
     test_b: np.ndarray
     paired: bool
     names: tuple[str, str]  # what A and B are, for people: ("edges", "photo"), ("Blond_Hair", ...)
+
+    @property
+    def epoch_length(self) -> int:
+        """Training examples in one epoch: the pairs, or a pass over the larger domain (see
+        ``wgan.data.make_pair_dataset``)."""
+        return len(self.train_a) if self.paired else max(len(self.train_a), len(self.train_b))
 
     def describe(self) -> str:
         kind = "pairs" if self.paired else "images"
@@ -197,7 +203,7 @@ def matched_pairs(config: TrainConfig, folder: Path, load: Loader) -> tuple[np.n
             "B/ (pairs match by file name). For unpaired domains use --preset cyclegan; to "
             "make edge maps from one folder of images use --pairs edges"
         )
-    mismatched = [k for k in keys if _size(listed[0][k]) != _size(listed[1][k])]
+    mismatched = [k for k in keys if image_size(listed[0][k]) != image_size(listed[1][k])]
     keys = [k for k in keys if k not in set(mismatched)]
     if not keys:
         raise DataError(f"no readable pairs in {folder}: the images of all {len(mismatched)} "
@@ -234,7 +240,8 @@ def _key(path: Path, root: Path) -> str:
     return path.relative_to(root).with_suffix("").as_posix()
 
 
-def _size(path: Path) -> tuple[int, int] | None:
+def image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from the file's header, or None when it cannot be read."""
     try:
         with Image.open(path) as im:
             return im.size
@@ -260,7 +267,8 @@ def image_loader(
                                 seed=config.seed, cache_path=cache, progress=progress)  # fmt: skip
         else:
             listed, layout = find_images(folder)
-            selected = files if files is not None else _select(listed, n_samples, config.seed)
+            selected = files if files is not None else select_files(listed, n_samples,
+                                                                   config.seed)  # fmt: skip
             if side_by_side:
                 _check_side_by_side(folder, selected)
             cache = None
@@ -282,18 +290,11 @@ def _sampled(config: TrainConfig, n_samples: int) -> TrainConfig:
     return replace(config, n_samples=n_samples)
 
 
-def _select(found: list[Path], n: int, seed: int) -> list[Path]:
-    if n == 0 or n >= len(found):
-        return list(found)
-    picked = np.random.default_rng(seed).choice(len(found), n, replace=False)
-    return [found[i] for i in np.sort(picked)]
-
-
 def _check_side_by_side(folder: Path, files: list[Path]) -> None:
     """One line for a folder that does not hold side-by-side pairs (judged on a few files)."""
     if not files:
         raise DataError(f"no images in {folder}")
-    sizes = [s for s in (_size(p) for p in files[:8]) if s is not None]
+    sizes = [s for s in (image_size(p) for p in files[:8]) if s is not None]
     if sizes and not any(w == 2 * h for w, h in sizes):
         w, h = sizes[0]
         raise DataError(

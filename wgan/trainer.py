@@ -261,9 +261,8 @@ def open_session(
     rows = training_rows(config, len(images), labels)
     batches = make_schedule(config.schedule, config.n_critic, config.margin).real_batches
     n_rows = rows.count(len(images))
-    if domains is not None:  # an unpaired epoch is a pass over the larger domain
-        n_rows = len(domains.train_a) if domains.paired else max(
-            len(domains.train_a), len(domains.train_b))  # fmt: skip
+    if domains is not None:
+        n_rows = domains.epoch_length
     steps = steps_per_epoch(n_rows, config.batch_size, batches)
     if steps == 0:
         raise ConfigError("no images to train on: give --data a folder with images, or raise "

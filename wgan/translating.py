@@ -21,7 +21,7 @@ from wgan.data import decode_files, find_images, is_image_name
 from wgan.errors import DataError, WganError
 from wgan.grids import make_grid
 from wgan.io import save_png, write_json
-from wgan.pairs import edge_maps
+from wgan.pairs import edge_maps, image_size
 from wgan.translation import CYCLEGAN, EDGES, TRANSLATION_MODELS
 from wgan.translation_evaluation import load_translator
 from wgan.translation_grids import translate
@@ -90,14 +90,8 @@ def read_inputs(config: TrainConfig, path: str | os.PathLike, as_is: bool = Fals
 
 
 def _is_pair(path: Path) -> bool:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            w, h = im.size
-    except OSError:
-        return False
-    return w == 2 * h
+    size = image_size(path)
+    return size is not None and size[0] == 2 * size[1]
 
 
 def write_translations(
