@@ -119,7 +119,7 @@ def test_an_attribute_split_leaves_faces_with_both_attributes_out(tmp_path):
     assert len(domains.train_a) + len(domains.test_a) == 5
     assert len(domains.train_b) + len(domains.test_b) == 7
     assert any("3 with both belong to neither" in note for note in loaded.notes)
-    with pytest.raises(DataError, match="Blnd_Hair"):
+    with pytest.raises(DataError, match="'Blnd_Hair' in --domain-a/--domain-b"):
         load(config("cyclegan", domain_a="Blnd_Hair", domain_b="Black_Hair"), folder)
 
 

@@ -203,16 +203,19 @@ def _first_bad_row(tokens: list[str], width: int) -> int:
     return 0
 
 
-def attribute_labels(paths: list[Path], root: str | os.PathLike, wanted: list[str]) -> LabelSet:
-    """The `wanted` attributes of each image, 1.0 where CelebA says yes (1) and 0.0 for no (-1)."""
+def attribute_labels(
+    paths: list[Path], root: str | os.PathLike, wanted: list[str], flag: str = "--attributes"
+) -> LabelSet:
+    """The `wanted` attributes of each image, 1.0 where CelebA says yes (1) and 0.0 for no (-1).
+    ``flag`` is the option the errors name (CycleGAN's domains: --domain-a/--domain-b)."""
     root = Path(root).expanduser()
     if not wanted:
-        raise ConfigError("--attributes needs at least one attribute name, like Smiling,Male")
+        raise ConfigError(f"{flag} needs at least one attribute name, like Smiling,Male")
     path = find_attribute_file(root)
     if path is None:
         where = " and ".join(str(f) for f in _attribute_folders(root))
         raise DataError(
-            f"no {ATTRIBUTE_FILE} in {where}: --attributes needs the official "
+            f"no {ATTRIBUTE_FILE} in {where}: {flag} needs the official "
             f"{ATTRIBUTE_FILE} (or Kaggle's {ATTRIBUTE_CSV}) beside {CELEBA_FOLDER}/"
         )
     names, table = read_attributes(path)
@@ -220,7 +223,7 @@ def attribute_labels(paths: list[Path], root: str | os.PathLike, wanted: list[st
     for name in wanted:
         if name not in names:
             raise DataError(
-                f"unknown attribute {name!r} in --attributes{_did_you_mean(name, names)}; "
+                f"unknown attribute {name!r} in {flag}{_did_you_mean(name, names)}; "
                 f"{path.name} has: {', '.join(names)}"
             )
         columns.append(names.index(name))
@@ -228,7 +231,7 @@ def attribute_labels(paths: list[Path], root: str | os.PathLike, wanted: list[st
     if missing:
         raise DataError(
             f"{len(missing)} of {len(paths)} images are not in {path} (first: {missing[0]}): "
-            f"use the {CELEBA_FOLDER} images that file describes, or drop --attributes"
+            f"use the {CELEBA_FOLDER} images that file describes, or drop {flag}"
         )
     rows = np.stack([table[Path(p).name] for p in paths]) if paths else np.empty((0, len(names)))
     values = (rows[:, columns] == 1).astype(np.float32).reshape(len(paths), len(columns))

@@ -167,7 +167,7 @@ def attribute_domains(config: TrainConfig, folder: Path, load: Loader, notes: li
 
     wanted = [config.domain_a, config.domain_b]
     paths = find_images(folder)[0]
-    values = attribute_labels(paths, folder, wanted).values  # one line for an unknown name
+    values = attribute_labels(paths, folder, wanted, "--domain-a/--domain-b").values
     only_a = np.flatnonzero((values[:, 0] == 1) & (values[:, 1] == 0))
     only_b = np.flatnonzero((values[:, 1] == 1) & (values[:, 0] == 0))
     both = int(np.sum((values[:, 0] == 1) & (values[:, 1] == 1)))
