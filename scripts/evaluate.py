@@ -219,17 +219,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def label_model(folder: Path) -> str | None:
-    """The run's model when it is one that uses labels, else None."""
-    import json
-
+    """The run's model when it is one that uses labels, else None (a damaged config.json is a
+    one-line error that names it)."""
+    from wgan.config import TrainConfig
     from wgan.run_folder import RunFolder
 
-    if not is_run_folder(folder):
+    if not RunFolder(folder).config.is_file():
         return None
-    try:
-        model = json.loads(RunFolder(folder).config.read_text()).get("model", "gan")
-    except (OSError, ValueError, AttributeError):
-        return None
+    model = TrainConfig.load(folder).model
     return model if model != "gan" else None
 
 

@@ -55,6 +55,9 @@ EVAL_EVERY = 10
 EVAL_SAMPLES = 256  # generated and real images per SWD evaluation (fixed for the whole run)
 KEEP_EVERY = 10  # keep the generator's weights every this many epochs (0 = only eval epochs)
 FLAT_PATIENCE = 5  # warn when the critic loss is ~0 or flat for this many epochs (0 = off)
+# Save the full training state this often inside an epoch (at every epoch's end anyway), so a
+# kill or a crash costs at most this much work; 0 = only at epoch ends.
+CHECKPOINT_MINUTES = 10.0
 # Models that use labels (the presets cgan, acgan, infogan and sgan set these)
 MODEL = "gan"  # gan, cgan (conditional), acgan, infogan or sgan (semi-supervised)
 CRITIC_CONDITION = "projection"  # cgan: the critic sees the label by projection, or "maps"
@@ -133,6 +136,10 @@ FLAGS = {  # flag -> (config field, type, constant, help)
     "--flat-patience": (
         "flat_patience", int, FLAT_PATIENCE, "epochs of flat critic loss before a warning"
     ),
+    "--checkpoint-minutes": (
+        "checkpoint_minutes", float, CHECKPOINT_MINUTES,
+        "minutes between saves inside an epoch, 0 = epoch ends only",
+    ),
     "--model": ("model", str, MODEL, "gan, cgan, acgan, infogan, sgan, pix2pix or cyclegan"),
     "--critic-condition": (
         "critic_condition", str, CRITIC_CONDITION, "cgan: projection or maps"
@@ -162,7 +169,8 @@ FLAGS = {  # flag -> (config field, type, constant, help)
         "test_dropout", yes_no, TEST_DROPOUT, "pix2pix: translate in training mode"
     ),
 }
-RESUMABLE = ("epochs", "iterations")  # what --resume may change: how long the run goes on
+# What --resume may change: how long the run goes on, and how often it saves.
+RESUMABLE = ("epochs", "iterations", "checkpoint_minutes")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -190,7 +198,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="decode the images into RAM on every run instead")
     parser.add_argument("--run-dir", type=Path, help="output folder (default runs/<date-time>)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
-                        help="continue a run from its last completed epoch, with its own config")
+                        help="continue a run where its last save left it, with its own config")
     return parser.parse_args(argv)
 
 
@@ -322,21 +330,31 @@ def train(session) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     from wgan.checkpoint import read_best
+    from wgan.errors import DiskFullError
+    from wgan.interrupt import Interrupted, catch_signals
     from wgan.monitor import NonFiniteLossError
 
     folder = session.folder
     start = time.perf_counter()
     progress = progress_bar(session)
+    resume = f"  python scripts/train.py --resume {folder.path}\n"
     try:
         # Warnings (a flat critic loss) print above the progress bar instead of through it.
-        with logging_redirect_tqdm():
-            session.fit(callbacks=[progress])
+        # Ctrl-C or SIGTERM: the iteration in progress ends and the state is saved (a second
+        # one ends the process at once).
+        with logging_redirect_tqdm(), catch_signals() as stop:
+            session.fit(callbacks=[progress], stop=stop)
+    except Interrupted as err:
+        progress.on_train_end()
+        sys.stderr.write(f"\ntrain.py: {err}. Continue with:\n{resume}")
+        return err.exit_code
     except KeyboardInterrupt:
-        sys.stderr.write(
-            f"\ninterrupted; the last completed epoch is kept. Continue with:\n"
-            f"  python scripts/train.py --resume {folder.path}\n"
-        )
+        sys.stderr.write(f"\ninterrupted; the last saved state is kept. Continue with:\n{resume}")
         return 130
+    except DiskFullError as err:
+        progress.on_train_end()
+        sys.stderr.write(f"\ntrain.py: error: {err}:\n{resume}")
+        return 2
     except NonFiniteLossError as err:
         progress.on_train_end()
         sys.stderr.write(f"train.py: error: {err}\n")

@@ -380,7 +380,7 @@ def id_images(n, size=4):
 
 
 def ids_of(element):
-    return element.numpy()[:, :, 0, 0, 0]
+    return np.asarray(element)[:, :, 0, 0, 0]
 
 
 def test_steps_per_epoch_counts_whole_generator_iterations():
@@ -412,12 +412,35 @@ def test_dataset_elements_hold_n_critic_uint8_batches():
         assert element.dtype == np.uint8
 
 
-def test_each_pass_uses_an_image_at_most_once_and_is_reshuffled():
-    dataset = make_dataset(id_images(50), batch_size=4, n_critic=3, seed=0)
-    passes = [np.concatenate([ids_of(e).ravel() for e in dataset]) for _ in range(2)]
-    for ids in passes:
-        assert len(ids) == 48 and len(set(ids.tolist())) == 48
+def test_each_epoch_uses_an_image_at_most_once_in_its_own_order():
+    dataset = make_dataset(id_images(50), batch_size=4, n_critic=3, seed=0, epochs=2)
+    ids = np.concatenate([ids_of(e).ravel() for e in dataset])
+    passes = ids.reshape(2, 48)
+    for ids_in_pass in passes:
+        assert len(set(ids_in_pass.tolist())) == 48
     assert not np.array_equal(passes[0], passes[1])
+    # Iterating again replays the same epochs: the order is the data set's, not an iterator's.
+    again = np.concatenate([ids_of(e).ravel() for e in dataset])
+    np.testing.assert_array_equal(ids, again)
+
+
+def test_a_resumed_data_set_reads_on_exactly_where_the_run_stopped():
+    images, labels = id_images(50), np.arange(50) % 3
+    labelled = (id_images(9), np.arange(9))
+
+    def stream(**kwargs):
+        found = make_dataset(images, 4, n_critic=3, seed=5, labels=labels, labelled=labelled,
+                             **kwargs)  # fmt: skip
+        return [{k: v.numpy() for k, v in e.items()} for e in found]
+
+    whole = stream(epochs=3)  # 4 elements per epoch
+    resumed = stream(first_epoch=1, epochs=2, skip=3)  # stopped in epoch 2 after 3 iterations
+    assert len(whole) == 12 and len(resumed) == 5
+    for a, b in zip(whole[7:], resumed, strict=True):
+        assert a.keys() == b.keys() == {"images", "labels", "labelled_images", "labelled_labels"}
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key])
+    np.testing.assert_array_equal(whole[0]["labels"], ids_of(whole[0]["images"]) % 3)
 
 
 def test_repeated_dataset_reshuffles_every_pass():

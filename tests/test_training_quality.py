@@ -133,7 +133,7 @@ def test_a_best_saved_after_the_last_checkpoint_is_dropped_on_resume(tmp_path):
     state.save_best(2, 3.0)  # ... and killed before state.save(2)
 
     resumed = TrainingState(build_gan(config), fixed_noise(config), directory)
-    assert resumed.restore() == 1
+    assert resumed.restore() == (1, 0)
     assert resumed.best == (1, 5.0)
     assert sorted(p.name for p in (directory / "best").iterdir()) == [
         "best-1.data-00000-of-00001",
@@ -149,7 +149,7 @@ def test_resume_restores_the_averaged_generator_and_every_parts_seed(tmp_path):
     model = train_run(run_dir, config)
     resumed = build_gan(config)
     state = TrainingState(resumed, fixed_noise(config), run_dir / "checkpoints")
-    assert state.restore() == 2
+    assert state.restore() == (2, 0)
     assert same_weights(resumed.ema.average, model.ema.average)
     assert not same_weights(resumed.ema.average, resumed.generator)  # so the check can fail
     for name in ("penalty_seed", "augment_seed", "latent_seed", "train_iterations"):
@@ -178,7 +178,7 @@ def test_nan_stops_the_run_and_the_last_good_checkpoint_stays_loadable(tmp_path)
     # The checkpoint resumes at epoch 2 with finite weights, and generates finite images.
     config = TrainConfig.load(run_dir)
     model = build_gan(config)
-    assert TrainingState(model, fixed_noise(config), run_dir / "checkpoints").restore() == 2
+    assert TrainingState(model, fixed_noise(config), run_dir / "checkpoints").restore() == (2, 0)
     assert all(np.isfinite(w.numpy()).all() for w in model.weights)
     loaded = load_generator(run_dir, "last")
     assert loaded.epoch == 2
@@ -214,8 +214,8 @@ def test_train_script_reports_nan_in_one_line_and_exits_non_zero(
     module = load_script("train")
     real_fit = wgan.trainer.Session.fit
 
-    def poisoned(self, callbacks=()):
-        return real_fit(self, callbacks=[*callbacks, Poison(2)])
+    def poisoned(self, callbacks=(), stop=None):
+        return real_fit(self, callbacks=[*callbacks, Poison(2)], stop=stop)
 
     monkeypatch.setattr(wgan.trainer.Session, "fit", poisoned)
     run_dir = tmp_path / "run"

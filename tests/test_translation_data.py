@@ -178,4 +178,4 @@ def test_an_unpaired_epoch_is_a_pass_over_the_larger_domain(tmp_path):
     domains = Domains(a, b, a[:2], b[:2], paired=False, names=("A", "B"))
     session = open_session(cfg, b, RunFolder(tmp_path), domains=domains)
     assert session.plan.steps_per_epoch == 6
-    assert len(list(session.dataset(seed=0))) == 6
+    assert len(list(session.dataset(first_epoch=0, epochs=1))) == 6

@@ -17,7 +17,9 @@ from wgan.data import to_uint8
 from wgan.evaluation import SWDEvaluator
 from wgan.grids import make_grid
 from wgan.history import append_row, columns_for, read_metrics
+from wgan.interrupt import Interrupted, StopRequest
 from wgan.io import atomic_path, save_png, write_json
+from wgan.monitor import non_finite_loss, non_finite_weight
 from wgan.run_folder import SAMPLE_LABELS, RunFolder, sample_name
 
 log = logging.getLogger(__name__)
@@ -223,3 +225,72 @@ class SaveCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.state.save(epoch + 1)
+
+
+class InsideEpoch(keras.callbacks.Callback):
+    """The state inside an epoch: a partial checkpoint every ``minutes`` of training (so a
+    kill costs at most that much work, not a whole epoch) and when ``stop`` is requested
+    (then ``Interrupted`` is raised), and the running metrics of the epoch a resumed run
+    starts inside, put back after ``fit`` resets them.
+
+    Listed after ``SaveCheckpoint``: an epoch's end is saved by it, and a stop requested
+    during the last iteration of an epoch waits for that save.
+    """
+
+    def __init__(
+        self,
+        state: TrainingState,
+        steps: int,
+        first_epoch: int,
+        position: int,
+        last_step: int,
+        minutes: float = 0.0,
+        stop: StopRequest | None = None,
+    ):
+        super().__init__()
+        self.state, self.steps, self.last_step = state, steps, last_step
+        self.first_epoch, self.position = first_epoch, position
+        self.seconds = minutes * 60.0
+        self.stop = stop if stop is not None else StopRequest()
+        self.epoch, self.epoch_start = first_epoch, 0
+        self.saved_at = time.monotonic()
+
+    def _step(self) -> int:
+        return int(self.model.train_iterations.numpy())
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self.epoch_start = self._step()
+        if epoch == self.first_epoch and self.position:
+            self.epoch_start -= self.position
+            trackers = [v for t in self.model.trackers.values() for v in t.variables]
+            for variable, value in zip(trackers, self.state.metric_values, strict=True):
+                variable.assign(value)
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = self._step()
+        position = step - self.epoch_start
+        if position >= self.steps or step >= self.last_step:
+            return  # the epoch's end saves, and stops on a request (on_epoch_end)
+        due = self.seconds and time.monotonic() - self.saved_at >= self.seconds
+        if not (self.stop or due):
+            return
+        # A broken state is never saved: the epoch's end stops the run on it (StopOnNonFinite),
+        # and a resume must start from the last good save, not from the broken one.
+        finite = self._finite(logs or {})
+        saved = self.state.save_partial(self.epoch, position) if finite else ""
+        self.saved_at = time.monotonic()
+        if self.stop:
+            saved = saved or self.state.newest() or "nothing (no good state yet)"
+            raise Interrupted(self.stop, self.epoch, position if finite else 0, step, saved)
+
+    def _finite(self, logs: dict) -> bool:
+        model = self.model
+        networks = {id(m): m for m in (model.critic, model.generator, model.sampler)}.values()
+        return not (non_finite_loss(logs, model.metric_names) or non_finite_weight(networks))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.saved_at = time.monotonic()
+        if self.stop and self._step() < self.last_step:
+            saved = self.state.manager.latest_checkpoint or ""
+            raise Interrupted(self.stop, epoch + 1, 0, self._step(), saved)

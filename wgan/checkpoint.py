@@ -3,6 +3,9 @@
 Layout of the checkpoints folder (names in ``wgan.run_folder``)::
 
     checkpoint, last-N.*          the two newest epochs (tf.train.CheckpointManager)
+    partial/partial-STEP.*        the state saved inside the epoch in progress (every
+                                  ``--checkpoint-minutes``, or when a signal stops the run);
+                                  removed once that epoch's ``last`` is saved
     best/best-N.*, best.json      the epoch with the lowest SWD so far, with its value
     generator/epoch_NNNN.weights.h5   generator weights kept at chosen epochs (the averaged
                                   ones when EMA is on: those are what sampling uses)
@@ -24,19 +27,32 @@ from wgan.ema import CHECKPOINT_KEY as EMA_KEY
 from wgan.errors import WganError
 from wgan.gan import GAN
 from wgan.io import atomic_path, write_json
-from wgan.run_folder import BEST_DIR, BEST_JSON, LAST_NAME, kept_weights, kept_weights_path
+from wgan.run_folder import (
+    BEST_DIR,
+    BEST_JSON,
+    CONFIG,
+    LAST_NAME,
+    PARTIAL_DIR,
+    kept_weights,
+    kept_weights_path,
+)
 
 _PREFIX_PATTERN = re.compile(r"-(\d+)$")
+INDEX = "checkpoint"  # tf.train.CheckpointManager's list of the saves in a folder
+_ITERATIONS_KEY = "train_iterations/.ATTRIBUTES/VARIABLE_VALUE"
+_EPOCH_KEY = "epoch/.ATTRIBUTES/VARIABLE_VALUE"
+_POSITION_KEY = "position/.ATTRIBUTES/VARIABLE_VALUE"
 
 
 class TrainingState:
     """Whatever the model holds (``GAN.checkpoint_items``: networks, optimizers, seeds, the
-    parts' state such as the EMA generator), the fixed noise batch of the grids, the last
-    completed epoch and the best SWD so far.
+    parts' state such as the EMA generator, the epoch's running metrics), the fixed noise
+    batch of the grids, the last completed epoch, the iterations done in the next one
+    (``position``, non-zero in a partial checkpoint) and the best SWD so far.
 
     ``tf.train.CheckpointManager`` writes the data files before it updates its index, so a
-    run killed mid-save resumes from the previous epoch. The best SWD travels inside every
-    checkpoint, so a resumed run remembers it exactly as of the epoch it resumes from.
+    run killed mid-save resumes from the previous save. The best SWD travels inside every
+    checkpoint, so a resumed run remembers it exactly as of the point it resumes from.
     """
 
     def __init__(self, model: GAN, fixed_noise: np.ndarray, directory: str | os.PathLike):
@@ -47,23 +63,41 @@ class TrainingState:
         )
         self.best_swd = tf.Variable(math.inf, dtype=tf.float64, trainable=False, name="best_swd")
         self.best_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="best_epoch")
+        self.position = tf.Variable(0, dtype=tf.int64, trainable=False, name="position")
+        self.model = model
         self.checkpoint = tf.train.Checkpoint(
             **model.checkpoint_items(),
             fixed_noise=self.fixed_noise,
             epoch=self.epoch,
+            position=self.position,
             best_swd=self.best_swd,
             best_epoch=self.best_epoch,
         )
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, self.directory, max_to_keep=2, checkpoint_name=LAST_NAME
         )
+        self.partial = tf.train.CheckpointManager(
+            self.checkpoint, self.directory / PARTIAL_DIR, max_to_keep=1,
+            checkpoint_name=PARTIAL_DIR,
+        )  # fmt: skip
+        # The epoch's running metrics as restored (fit resets them when the epoch begins).
+        self.metric_values: list[np.ndarray] = []
 
     def save(self, epoch: int) -> str:
-        """Save ``last``; then best checkpoints the saved state no longer points to can go."""
+        """Save ``last`` at the end of ``epoch``; then the partial checkpoint of that epoch and
+        best checkpoints the saved state no longer points to can go."""
         self.epoch.assign(epoch)
+        self.position.assign(0)
         path = self.manager.save(checkpoint_number=epoch)
+        self.remove_partial()
         self._prune_best()
         return path
+
+    def save_partial(self, epoch: int, position: int) -> str:
+        """Save the state ``position`` iterations into the epoch after ``epoch`` (completed)."""
+        self.epoch.assign(epoch)
+        self.position.assign(position)
+        return self.partial.save(checkpoint_number=int(self.model.train_iterations.numpy()))
 
     def save_best(self, epoch: int, swd: float) -> str:
         """Record a new lowest SWD and write the full state as ``best/best-EPOCH``.
@@ -72,34 +106,66 @@ class TrainingState:
         so a run killed in between still resumes with a best checkpoint that exists.
         """
         self.epoch.assign(epoch)
+        self.position.assign(0)
         self.best_swd.assign(float(swd))
         self.best_epoch.assign(epoch)
         path = self.checkpoint.write(str(self.directory / BEST_DIR / f"{BEST_DIR}-{epoch}"))
         self._write_best_json()
         return path
 
-    def restore(self) -> int:
-        """Load the newest checkpoint, if any; return the epoch it completed (0 for none).
+    def restore(self) -> tuple[int, int]:
+        """Load the newest checkpoint, ``last`` or a newer partial one, if any; return (the
+        epoch it completed, the iterations done in the next), (0, 0) for none.
 
         Generator weights and best checkpoints from epochs after it (written by the run that
         was stopped) are deleted: the resumed run writes its own.
         """
-        latest = self.manager.latest_checkpoint
+        latest = self.newest()
         if latest is None:
-            return 0
+            if (self.directory / INDEX).exists():  # a list of saves whose files are gone
+                raise WganError(
+                    f"{self.directory / INDEX} lists checkpoints that are not there: nothing to "
+                    "resume from; start a new run"
+                )
+            return 0, 0
         try:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
-        except (AssertionError, ValueError, tf.errors.OpError) as err:
+            _read_through(latest)
+        except (ValueError, IndexError, tf.errors.OpError) as err:
             raise WganError(
-                f"cannot resume from {latest} ({_first_line(err)}): was it written by another "
-                "version of wgan or for other settings? Start a new run"
+                f"checkpoint {latest} is damaged ({_first_line(err)}): delete its files "
+                f"({Path(latest).name}.*) to resume from the save before it, or start a new run"
             ) from None
-        epoch = int(self.epoch.numpy())
+        status = None
+        try:
+            status = self.checkpoint.restore(latest)
+            status.assert_existing_objects_matched()
+        except (AssertionError, ValueError, IndexError, tf.errors.OpError) as err:
+            if status is not None:
+                status.expect_partial()  # no warnings about the values left unrestored
+            raise WganError(
+                f"cannot resume from {latest} ({_first_line(err)}): "
+                f"{self.directory.parent / CONFIG} no longer holds the settings the run was "
+                "trained with (or another version of wgan wrote it); undo the edits, or start "
+                "a new run"
+            ) from None
+        epoch, position = int(self.epoch.numpy()), int(self.position.numpy())
+        self.metric_values = [v.numpy() for v in self.checkpoint.metric_trackers]
         for kept, path in kept_weights(self.directory).items():
             if kept > epoch:
                 path.unlink()
         self._prune_best()
-        return epoch
+        return epoch, position
+
+    def newest(self) -> str | None:
+        return newest_checkpoint(self.directory)
+
+    def remove_partial(self) -> None:
+        """The list first, then the files: a kill in between leaves files no list names
+        (removed next time), never a list naming files that are gone."""
+        folder = self.directory / PARTIAL_DIR
+        (folder / INDEX).unlink(missing_ok=True)
+        for path in folder.glob("*"):
+            path.unlink(missing_ok=True)
 
     @property
     def noise(self) -> np.ndarray:
@@ -115,9 +181,12 @@ class TrainingState:
         best = self.best
         keep = best[0] if best else None
         for epoch, prefix in _best_prefixes(self.directory).items():
-            if epoch != keep:
+            if epoch != keep:  # the index last: a kill in between leaves a listed-less file
+                index = Path(f"{prefix}.index")
                 for path in prefix.parent.glob(prefix.name + ".*"):
-                    path.unlink()
+                    if path != index:
+                        path.unlink()
+                index.unlink(missing_ok=True)
         if best is None:
             (self.directory / BEST_JSON).unlink(missing_ok=True)
         else:
@@ -180,11 +249,60 @@ def restore_generator(
     try:
         status = tf.train.Checkpoint(**{key: generator}).read(str(prefix))
         status.expect_partial().assert_existing_objects_matched()
-    except (AssertionError, ValueError, tf.errors.OpError) as err:
+    except (AssertionError, ValueError, IndexError, tf.errors.OpError) as err:
+        config = Path(prefix).parent.parent / CONFIG
+        if Path(prefix).parent.name == BEST_DIR:
+            config = config.parent.parent / CONFIG
         raise WganError(
             f"cannot restore the generator from checkpoint {prefix} ({_first_line(err)}); "
-            "does config.json still describe this run's networks?"
+            f"does {config} still describe this run's networks?"
         ) from None
+
+
+def _iterations_of(prefix: str) -> int:
+    """The iteration count a checkpoint was saved at (-1 when it cannot be read)."""
+    try:
+        return checkpoint_position(prefix)[2]
+    except (tf.errors.OpError, ValueError):
+        return -1
+
+
+def newest_checkpoint(directory: str | os.PathLike) -> str | None:
+    """The prefix a resume starts from: the partial checkpoint when it is ahead of ``last``
+    (a run stopped inside an epoch), else ``last``; None when there is neither."""
+    directory = Path(directory)
+    found = [_latest_in(directory, LAST_NAME), _latest_in(directory / PARTIAL_DIR, PARTIAL_DIR)]
+    found = [prefix for prefix in found if prefix]
+    if len(found) < 2:
+        return found[0] if found else None
+    return max(found, key=_iterations_of)  # ties: ``last``, listed first
+
+
+def _latest_in(folder: Path, name: str) -> str | None:
+    """The newest checkpoint in ``folder`` by its list (``checkpoint``), or, when that list is
+    damaged, by the highest number among the ``name-N.index`` files there."""
+    listed = tf.train.latest_checkpoint(str(folder))
+    if listed:
+        return listed
+    numbers = [int(m.group(1)) for index in folder.glob(f"{name}-*.index")
+               if (m := _PREFIX_PATTERN.search(index.stem))]  # fmt: skip
+    return str(folder / f"{name}-{max(numbers)}") if numbers else None
+
+
+def _read_through(prefix: str) -> None:
+    """Read every value of a checkpoint once: a damaged file fails here, not as a mismatch."""
+    reader = tf.train.load_checkpoint(prefix)
+    for key in reader.get_variable_to_shape_map():
+        reader.get_tensor(key)
+
+
+def checkpoint_position(prefix: str | os.PathLike) -> tuple[int, int, int]:
+    """(epochs completed, iterations into the next, iterations in all) of a saved state,
+    read from its files without building the model."""
+    reader = tf.train.load_checkpoint(str(prefix))
+    epoch, step = (int(reader.get_tensor(key)) for key in (_EPOCH_KEY, _ITERATIONS_KEY))
+    position = int(reader.get_tensor(_POSITION_KEY)) if reader.has_tensor(_POSITION_KEY) else 0
+    return epoch, position, step
 
 
 def _first_line(err: Exception) -> str:

@@ -34,7 +34,8 @@ PRECISIONS = {"float32": None, "bf16": "mixed_bfloat16"}
 PRECISION_CHOICES = (*PRECISIONS, "auto")
 OPTIMIZERS = ("rmsprop", "adam")
 # Bump when a run folder written by an older version cannot be resumed by this one.
-RUN_FORMAT = 2
+# 3: exact resume (data orders by epoch, Dropout seeds and metric trackers checkpointed).
+RUN_FORMAT = 3
 
 
 def length_in_epochs(*layers: Mapping[str, object]) -> bool:
@@ -89,6 +90,7 @@ class TrainConfig:
     eval_samples: int = 256  # generated and real images in each SWD evaluation
     keep_every: int = 10  # keep the generator's weights every this many epochs; 0 = off
     flat_patience: int = 5  # warn when the critic loss is flat for this many epochs; 0 = off
+    checkpoint_minutes: float = 10.0  # save the full state this often inside an epoch; 0 = off
     precision: str = "float32"  # "float32", "bf16" (Keras mixed_bfloat16) or "auto"
     model: str = "gan"  # gan, cgan, acgan, infogan or sgan (the presets of the same names)
     critic_condition: str = "projection"  # cgan: how the critic sees the label (or "maps")
@@ -141,6 +143,11 @@ class TrainConfig:
         ):
             if value < 0:
                 raise ConfigError(f"{flag} must be 0 (off) or a positive number, got {value}")
+        if not self.checkpoint_minutes >= 0:
+            raise ConfigError(
+                f"--checkpoint-minutes must be 0 (only at epoch ends) or more, "
+                f"got {self.checkpoint_minutes}"
+            )
         if self.flat_patience == 1:
             raise ConfigError("--flat-patience must be 0 (off) or at least 2 epochs, got 1")
         if self.eval_every and self.eval_samples < 2:
@@ -271,14 +278,48 @@ class TrainConfig:
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike) -> TrainConfig:
+        """The config a run recorded, checked as train.py checks its flags: a damaged or
+        hand-edited ``config.json`` is one ConfigError that names the file and the value.
+        Keys it lacks take their defaults (older runs recorded fewer)."""
         path = RunFolder(run_dir).config
+        fix = "put back the value the run was trained with, or start a new run"
         try:
             data = json.loads(path.read_text())
         except FileNotFoundError:
             raise ConfigError(f"{path} not found: is {run_dir} a run folder?") from None
-        except json.JSONDecodeError as err:
-            raise ConfigError(f"{path} is not valid JSON ({err})") from None
-        return cls.from_dict(data)
+        except OSError as err:
+            raise ConfigError(f"cannot read {path} ({err.strerror or err})") from None
+        except ValueError as err:  # json.JSONDecodeError, or UnicodeDecodeError for binary junk
+            raise ConfigError(f"{path} is not valid JSON ({err}): it is damaged or cut short; "
+                              "fix it by hand or start a new run") from None  # fmt: skip
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path} holds a JSON {type(data).__name__}, not the object of "
+                              "settings train.py writes: it is damaged; fix it by hand or start "
+                              "a new run")  # fmt: skip
+        for name, kind in _FIELD_KINDS.items():
+            if name in data and not _is_kind(data[name], kind):
+                raise ConfigError(f"{path}: {name} is {json.dumps(data[name])[:60]}, not "
+                                  f"{_KIND_WORDS[kind]}; {fix}")  # fmt: skip
+        config = cls.from_dict(data)
+        try:
+            return config.validate()
+        except ConfigError as err:
+            raise ConfigError(f"{path} holds a value train.py refuses ({err}); {fix}") from None
+
+
+# What each field of a config.json must hold (the annotations are strings: see __future__).
+_FIELD_KINDS = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
+_KIND_WORDS = {"int": "a whole number", "float": "a number", "str": "a string",
+               "bool": "true or false", "list": "a list", "dict": "an object"}  # fmt: skip
+
+
+def _is_kind(value: object, kind: str) -> bool:
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    expected = {"str": str, "bool": bool, "list": list, "dict": dict}.get(kind)
+    return expected is None or isinstance(value, expected)
 
 
 def cpu_has_bf16() -> bool | None:

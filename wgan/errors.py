@@ -11,3 +11,7 @@ class DataError(WganError, ValueError):
 
 class ConfigError(WganError, ValueError):
     """A hyperparameter has a value the models or the trainer cannot use."""
+
+
+class DiskFullError(WganError, OSError):
+    """The disk filled while the run was writing; what was saved before stays readable."""

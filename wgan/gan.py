@@ -46,6 +46,7 @@ LABELS = {
 # ``inputs`` are the source images of an image-to-image model (``wgan.translation``).
 GROUPED = ("images", "labels", "inputs")
 IMAGE_KEYS = ("images", "labelled_images", "inputs")  # uint8 in the data, floats in the step
+SEED_STATE = "seed_generator_state"  # the variable name keras.random.SeedGenerator gives its state
 # Keras' normalisation layers stop the gradient through the batch mean (tf.nn.moments):
 # their second derivatives, which a gradient penalty needs, are biased.
 _MOMENT_LAYERS = (
@@ -174,6 +175,12 @@ class GAN(keras.Model):
         }
         for part in self.parts:
             items.update(part.state())
+        # Layers that draw random numbers (Dropout) keep their seed state in a variable that
+        # tf.train.Checkpoint does not reach through the layer: name them here.
+        networks = [item for item in items.values() if isinstance(item, keras.Model)]
+        items["network_seeds"] = _seed_states(networks)
+        # The epoch's running means, so a run resumed mid-epoch writes the same epoch row.
+        items["metric_trackers"] = [v for t in self.trackers.values() for v in t.variables]
         return items
 
     # -- Keras ----------------------------------------------------------------------------------
@@ -435,6 +442,17 @@ def _layers(model):
         yield from _layers(layer)
         if hasattr(layer, "layer"):  # keras.layers.Wrapper
             yield layer.layer
+
+
+def _seed_states(networks: list[keras.Model]) -> list:
+    """The state variables of every ``keras.random.SeedGenerator`` inside ``networks``."""
+    found, seen = [], set()
+    for network in networks:
+        for variable in network.variables:
+            if variable.name == SEED_STATE and id(variable) not in seen:
+                seen.add(id(variable))
+                found.append(variable)
+    return found
 
 
 def _scale_for_replicas(loss):

@@ -7,16 +7,18 @@ into a generator built from the run's ``config.json``, so no code from a file is
 
 from __future__ import annotations
 
+import gc
 import json
+import logging
 import os
 import warnings
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 from PIL import Image
 
 from wgan.build import generator_for
@@ -26,8 +28,9 @@ from wgan.data import to_uint8
 from wgan.errors import WganError
 from wgan.inputs import InputSpace, batches, count
 from wgan.io import atomic_path, save_png
+from wgan.model_files import load_model_file
 from wgan.priors import Prior, make_prior
-from wgan.run_folder import RunFolder, kept_weights
+from wgan.run_folder import BEST_JSON, RunFolder, kept_weights
 from wgan.translation import TRANSLATION_MODELS
 
 
@@ -158,32 +161,29 @@ def _refuse_translation(run_dir: Path) -> None:
                         f"scripts/translate.py {run_dir} INPUT")  # fmt: skip
 
 
-def _from_keras_file(path: Path) -> LoadedGenerator:
-    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
+def _from_keras_file(
+    path: Path, instead: str = "give a generator.keras written by train.py, or its run folder"
+) -> LoadedGenerator:
+    if path.suffix != ".keras":
         raise WganError(
             f"{path} is not a .keras model file: give a run folder made by train.py or its "
             "generator.keras"
         )
-    try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as err:  # Keras raises many types for a bad or foreign file
-        reason = str(err).strip().split(". ")[0].splitlines()[0][:160] if str(err).strip() else ""
-        raise WganError(
-            f"cannot load {path} as a Keras model ({type(err).__name__}: {reason}); "
-            "give a generator.keras written by train.py, or its run folder"
-        ) from None
+    model = load_model_file(path, instead)
     latent_dim = _check_is_generator(model, path)
     distribution = "uniform"
     config_path = RunFolder(path.parent).config
     space = None
     if config_path.is_file():
-        try:
-            recorded = json.loads(config_path.read_text())
-            distribution = recorded.get("latent_distribution", distribution)
-            if recorded.get("model", "gan") != "gan":
-                space = InputSpace.from_config(recorded)
-        except (OSError, json.JSONDecodeError, AttributeError, TypeError, ValueError) as err:
-            raise WganError(f"cannot read {config_path} ({err}); fix or remove it") from None
+        config = TrainConfig.load(path.parent)  # a damaged one is a line that names it
+        distribution = config.latent_distribution
+        if config.model != "gan":
+            space = InputSpace.from_config(config)
+            if space.width != latent_dim:
+                raise WganError(
+                    f"{config_path} describes a generator of {space.width} latent inputs, and "
+                    f"{path} takes {latent_dim}: give the run folder the model was trained in"
+                )
     else:
         warnings.warn(
             f"no config.json beside {path}: assuming uniform latent noise in [0, 1] "
@@ -196,6 +196,62 @@ def _from_keras_file(path: Path) -> LoadedGenerator:
             "give the run folder it was trained in"
         )
     return LoadedGenerator(model, latent_dim, distribution, str(path), space=space)
+
+
+def _check_readable(prefix: str | os.PathLike, run_dir: Path, chosen: str) -> None:
+    """Read every value of a training checkpoint, so that a damaged one (cut short,
+    overwritten) is a line that names its file, not a complaint about config.json."""
+    prefix = str(prefix)
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+    except tf.errors.OpError as err:
+        raise WganError(
+            f"checkpoint {prefix}.index is damaged ({_first_line(err)}); "
+            f"{_other_weights(run_dir, chosen)}"
+        ) from None
+    try:
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    # TensorFlow's reader raises IndexError for a data file shorter than its index says.
+    except (IndexError, tf.errors.OpError) as err:
+        data = sorted(Path(prefix).parent.glob(Path(prefix).name + ".data-*"))
+        name = data[0] if len(data) == 1 else f"{prefix}.data-*"
+        raise WganError(
+            f"checkpoint {name} is damaged ({_first_line(err)}); {_other_weights(run_dir, chosen)}"
+        ) from None
+
+
+def _drop_failed_restore(err: WganError) -> None:
+    """A restore that failed half-way leaves TensorFlow objects behind (reached through the
+    error's context) that log a warning per value never restored when they are collected, at
+    exit at the latest, under the one-line error. Collect them now, with that logger quiet."""
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        err.__context__ = None
+        gc.collect()
+    finally:
+        logger.setLevel(level)
+
+
+def _other_weights(run_dir: Path, chosen: str) -> str:
+    """What to try instead of the damaged weights ``chosen`` (--checkpoint): the others the
+    run folder holds."""
+    checkpoints = RunFolder(run_dir).checkpoints
+    there = {"last": last_checkpoints(checkpoints), "best": read_best(checkpoints)}
+    names = [name for name, found in there.items() if found and name != chosen]
+    epochs = [str(epoch) for epoch in available_epochs(run_dir) if str(epoch) != chosen]
+    choices = names + ([f"an epoch ({', '.join(epochs)})"] if epochs else [])
+    generator = RunFolder(run_dir).generator_model
+    found = [f"pick other weights with --checkpoint {' or '.join(choices)}"] if choices else []
+    found += [f"give {generator}"] if generator.is_file() else []
+    return ", or ".join(found) or "train the run again"
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:200] if text else type(err).__name__
 
 
 def _check_is_generator(model: keras.Model, path: Path) -> int:
@@ -222,9 +278,11 @@ def _from_run(run_dir: Path, checkpoint: str) -> LoadedGenerator:
     averaged = config.ema > 0  # sample from the moving average, as the run's grids did
 
     def restore(prefix) -> None:
+        _check_readable(prefix, run_dir, checkpoint)
         try:
             restore_generator(generator, prefix, averaged=averaged)
         except WganError as err:
+            _drop_failed_restore(err)
             if folder.run_format() < RUN_FORMAT:  # config.json was read already
                 raise WganError(
                     f"{run_dir} was written before run format {RUN_FORMAT} and its checkpoint "
@@ -246,7 +304,9 @@ def _from_run(run_dir: Path, checkpoint: str) -> LoadedGenerator:
             restore(prefix)
             return loaded(f"{run_dir} checkpoint last (epoch {epoch})", epoch)
         if folder.generator_model.is_file():
-            found = _from_keras_file(folder.generator_model)
+            found = _from_keras_file(
+                folder.generator_model, "restore the file from a copy, or train the run again"
+            )
             return LoadedGenerator(
                 found.model, found.latent_dim, config.latent_distribution, found.source,
                 space=space,
@@ -254,6 +314,11 @@ def _from_run(run_dir: Path, checkpoint: str) -> LoadedGenerator:
         raise WganError(f"{run_dir} has no checkpoint yet: let training finish an epoch first")
     if checkpoint == "best":
         best = read_best(checkpoints)
+        if best is None and (checkpoints / BEST_JSON).is_file():
+            raise WganError(
+                f"{checkpoints / BEST_JSON} is damaged or names a checkpoint that is gone; use "
+                "--checkpoint last or an epoch number"
+            )
         if best is None:
             raise WganError(
                 f"{run_dir} has no best checkpoint: it is written at evaluation epochs "
@@ -261,7 +326,9 @@ def _from_run(run_dir: Path, checkpoint: str) -> LoadedGenerator:
             )
         restore(best["checkpoint"])
         epoch = int(best["epoch"])
-        return loaded(f"{run_dir} checkpoint best (epoch {epoch}, SWD {best['swd']:.4g})", epoch)
+        swd = best.get("swd")
+        swd = f", SWD {swd:.4g}" if isinstance(swd, int | float) else ""
+        return loaded(f"{run_dir} checkpoint best (epoch {epoch}{swd})", epoch)
     try:
         epoch = int(checkpoint)
     except ValueError:
@@ -272,8 +339,14 @@ def _from_run(run_dir: Path, checkpoint: str) -> LoadedGenerator:
     if epoch in kept:
         try:
             generator.load_weights(kept[epoch])
-        except Exception as err:  # h5py and Keras raise many types for a damaged file
-            raise WganError(f"cannot load {kept[epoch]} ({type(err).__name__}: {err})") from None
+        except Exception as err:  # the whole file is read here: any failure means it is unusable
+            why = f"it is damaged, or {folder.config} no longer describes the run"
+            if isinstance(err, OSError):  # h5py cannot open it
+                why = "it is damaged or cut short"
+            raise WganError(
+                f"cannot load {kept[epoch]} ({type(err).__name__}: {_first_line(err)}): {why}; "
+                f"{_other_weights(run_dir, checkpoint)}"
+            ) from None
         return loaded(f"{kept[epoch]}", epoch)
     last = last_checkpoints(checkpoints)
     best = read_best(checkpoints)

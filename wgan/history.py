@@ -8,6 +8,8 @@ file; it imports no TensorFlow, so the sonification can use it.
 from __future__ import annotations
 
 import csv
+import errno
+import io
 import math
 import os
 from pathlib import Path
@@ -58,16 +60,27 @@ def _to_float(value: str | None) -> float:
 
 
 def append_row(path: str | os.PathLike, row: dict, columns: tuple[str, ...]) -> None:
-    """Append one row (writing the header first for a new file) and push it to disk."""
+    """Append one row (writing the header first for a new file) and push it to disk; on a
+    full disk the file is cut back to its previous rows, never left with half a row."""
     path = Path(path)
-    new = not path.exists() or path.stat().st_size == 0
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
-        if new:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(columns), extrasaction="ignore")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size == 0:
             writer.writeheader()
         writer.writerow({key: _format(row.get(key, "")) for key in columns})
-        f.flush()
-        os.fsync(f.fileno())
+        data = text.getvalue().encode()
+        try:
+            if os.write(fd, data) != len(data):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+            os.fsync(fd)
+        except OSError:
+            os.ftruncate(fd, size)
+            raise
+    finally:
+        os.close(fd)
 
 
 def _format(value) -> str:

@@ -32,6 +32,7 @@ from wgan.errors import ConfigError, WganError
 from wgan.generate import load_generator, sample_images
 from wgan.label_metrics import diversity_ratios, flip_rate, hungarian_agreement, label_accuracy
 from wgan.labels import balanced_subset
+from wgan.model_files import load_model_file
 from wgan.run_folder import RunFolder
 from wgan.sources import load_training_data
 
@@ -245,10 +246,7 @@ def _updates(run_dir, config: TrainConfig) -> int:
 def _load(path: Path) -> keras.Model:
     if not path.is_file():
         raise WganError(f"{path} not found: let the run finish (it is written at the end)")
-    try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as err:  # a damaged file: Keras raises many types
-        raise WganError(f"cannot load {path} ({type(err).__name__}); train the run again") from None
+    return load_model_file(path, "restore it from a copy, or train the run again")
 
 
 def _logits(model: keras.Model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:

@@ -60,6 +60,7 @@ class StopOnNonFinite(keras.callbacks.Callback):
         )
         if found:
             what, value = found
+            self.state.remove_partial()  # the run restarts from the last good epoch's end
             last = max(last_checkpoints(self.state.directory), default=0)
             raise NonFiniteLossError(epoch + 1, what, value, last, str(self.state.directory))
 

@@ -9,7 +9,9 @@ A run folder (``runs/<date-time>/``)::
     images/epoch_0001.png            the samples of the fixed noise batch after epoch 1 ...
     images/epoch_0001/sample_00.png  ... and each of them as a file of its own
     checkpoints/                     last-N.* (the two newest epochs), checkpoint (their index),
-                                     best/best-N.* + best.json, generator/epoch_NNNN.weights.h5
+                                     best/best-N.* + best.json, generator/epoch_NNNN.weights.h5,
+                                     partial/ (the state saved inside the epoch in progress)
+    .lock                            held by the process that trains the run (wgan.lock)
     images/epoch_0001/labels.json    ... with the label of each, for a conditional model
     images/inputs/sample_00.png      an image-to-image run's held-out input behind sample_00
     generator.keras, critic.keras    the final networks (the averaged generator when EMA is on)
@@ -47,8 +49,10 @@ LOSSES_AUDIO = "losses"  # audio/losses.wav (.mp3): the metrics of every epoch a
 GENERATED = "generated"
 TRANSLATED = "translated"
 TRANSLATION_METRICS = "translation.json"  # evaluate.py's figures for an image-to-image run
+LOCK = ".lock"
 # Inside checkpoints/
 LAST_NAME = "last"
+PARTIAL_DIR = "partial"  # partial/partial-STEP.*: saved inside an epoch, gone at its end
 BEST_DIR = "best"
 BEST_JSON = "best.json"
 KEPT_DIR = "generator"
@@ -89,6 +93,7 @@ class RunFolder:
     real_grid = property(lambda self: self.path / IMAGES / REAL_GRID)
     translation_inputs = property(lambda self: self.path / IMAGES / TRANSLATION_INPUTS)
     checkpoints = property(lambda self: self.path / CHECKPOINTS)
+    lock = property(lambda self: self.path / LOCK)
     # tf.train.CheckpointManager's index of the last checkpoints
     checkpoint_index = property(lambda self: self.path / CHECKPOINTS / "checkpoint")
     generator_model = property(lambda self: self.path / GENERATOR_MODEL)

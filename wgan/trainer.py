@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,7 @@ from wgan.build import build_gan, classifier_for
 from wgan.callbacks import (
     EvaluateSWD,
     GridInputs,
+    InsideEpoch,
     KeepGenerator,
     LossPlot,
     MetricsCSV,
@@ -33,7 +35,7 @@ from wgan.callbacks import (
     SaveBest,
     SaveCheckpoint,
 )
-from wgan.checkpoint import TrainingState
+from wgan.checkpoint import TrainingState, checkpoint_position
 from wgan.config import (
     RUN_FORMAT,
     TrainConfig,
@@ -48,14 +50,23 @@ from wgan.data import (
     reuse_message,
     steps_per_epoch,
 )
-from wgan.errors import ConfigError
+from wgan.errors import ConfigError, DiskFullError, WganError
 from wgan.evaluation import SWDEvaluator
 from wgan.gan import CRITIC_LOSS, GAN
 from wgan.grids import make_grid
 from wgan.history import read_metrics, truncate_after
 from wgan.inputs import InputSpace
-from wgan.io import atomic_path, make_writable_folder, save_png, write_json
+from wgan.interrupt import StopRequest
+from wgan.io import (
+    atomic_path,
+    is_disk_full,
+    make_writable_folder,
+    save_png,
+    stale_temp_files,
+    write_json,
+)
 from wgan.labels import LabelSet, balanced_subset
+from wgan.lock import RunLock
 from wgan.monitor import FlatCriticWarning, StopOnNonFinite
 from wgan.pairs import Domains
 from wgan.run_folder import RunFolder
@@ -116,8 +127,9 @@ def training_rows(config: TrainConfig, n_images: int, labels: LabelSet | None) -
 class Plan:
     """What this session trains: from (first_epoch, first_step) done to (last_epoch, last_step).
 
-    With ``iterations`` set, the last epoch may be partial: it stops at ``last_step`` and is
-    written like any other epoch.
+    ``position``: iterations of epoch ``first_epoch + 1`` done before (a run resumed inside
+    an epoch). With ``iterations`` set, the last epoch may be partial: it stops at
+    ``last_step`` and is written like any other epoch.
     """
 
     steps_per_epoch: int
@@ -125,20 +137,43 @@ class Plan:
     last_epoch: int
     first_step: int
     last_step: int
+    position: int = 0
 
     @property
     def iterations(self) -> int:
         return self.last_step - self.first_step
 
 
-def make_plan(config: TrainConfig, steps: int, first_epoch: int, first_step: int) -> Plan:
+def make_plan(
+    config: TrainConfig, steps: int, first_epoch: int, first_step: int, position: int = 0
+) -> Plan:
     if config.iterations:
         last_step = max(config.iterations, first_step)
-        last_epoch = first_epoch + math.ceil((last_step - first_step) / steps)
+        last_epoch = first_epoch + math.ceil((last_step - first_step + position) / steps)
+        if last_step == first_step:
+            last_epoch = first_epoch
     else:
-        last_epoch = max(config.epochs, first_epoch)
-        last_step = first_step + (last_epoch - first_epoch) * steps
-    return Plan(steps, first_epoch, last_epoch, first_step, last_step)
+        last_epoch = max(config.epochs, first_epoch + (1 if position else 0))
+        last_step = first_step + (last_epoch - first_epoch) * steps - position
+    return Plan(steps, first_epoch, last_epoch, first_step, last_step, position)
+
+
+class _Segments(keras.callbacks.CallbackList):
+    """The callbacks of one session's ``fit`` calls (the rest of the epoch a resumed run
+    starts inside, then whole epochs): they see one training, begun once and ended once."""
+
+    begun = False
+
+    def on_train_begin(self, logs=None):
+        if not self.begun:
+            self.begun = True
+            super().on_train_begin(logs)
+
+    def on_train_end(self, logs=None):
+        pass  # the session ends it (``end``) once every segment has trained
+
+    def end(self) -> None:
+        super().on_train_end()
 
 
 class StopAtStep(keras.callbacks.Callback):
@@ -168,6 +203,7 @@ class Session:
     labels: LabelSet | None = None
     rows: Rows = field(default_factory=Rows)
     domains: Domains | None = None  # an image-to-image run's pairs or domains
+    lock: RunLock | None = None  # held from start_run until fit ends
 
     @property
     def grid(self):
@@ -177,47 +213,97 @@ class Session:
             return Examples.from_domains(self.domains, self.config.test_dropout)
         return grid_inputs(self.config, self.state.noise)
 
-    def dataset(self, seed: int):
-        """The real batches of one session (labels and the labelled stream as the model needs)."""
+    def dataset(self, first_epoch: int, epochs: int, skip: int = 0):
+        """The real batches of ``epochs`` epochs from ``first_epoch`` (0-based), the first
+        ``skip`` left out (labels and the labelled stream as the model needs). Each epoch's
+        order comes from the run's seed and the epoch alone, so a resumed run reads what the
+        uninterrupted run would have read."""
         with warnings.catch_warnings():  # open_session has said it once
             warnings.simplefilter("ignore", ReusedImagesWarning)
-            return self._dataset(seed)
+            where = {"seed": self.config.seed, "first_epoch": first_epoch, "epochs": epochs,
+                     "skip": skip}  # fmt: skip
+            return self._dataset(where)
 
-    def _dataset(self, seed: int):
+    def _dataset(self, where: dict):
         rows, config = self.rows, self.config
         if self.domains is not None:
             return make_pair_dataset(
                 self.domains.train_a, self.domains.train_b, config.batch_size,
-                self.model.schedule.real_batches, seed=seed, paired=self.domains.paired,
+                self.model.schedule.real_batches, paired=self.domains.paired, **where,
             )  # fmt: skip
         labelled = None
         if rows.labelled is not None:
             labelled = (np.asarray(self.images[rows.labelled]), self.labels.values[rows.labelled])
         return make_dataset(
-            self.images, config.batch_size, self.model.schedule.real_batches, seed=seed,
-            labels=rows.labels, indices=rows.unlabelled, labelled=labelled,
+            self.images, config.batch_size, self.model.schedule.real_batches,
+            labels=rows.labels, indices=rows.unlabelled, labelled=labelled, **where,
         )  # fmt: skip
 
-    def fit(self, callbacks: Sequence[keras.callbacks.Callback] = ()) -> GAN:
+    def fit(
+        self, callbacks: Sequence[keras.callbacks.Callback] = (), stop: StopRequest | None = None
+    ) -> GAN:
         """Train the plan, writing the run folder epoch by epoch; save the final networks.
 
         Raises ``wgan.monitor.NonFiniteLossError`` when a metric or weight turns NaN or
         infinite; the files of the last good epoch are then left as they were (no ``.keras``
-        is written). Logs a warning when the critic loss looks stuck.
+        is written). Logs a warning when the critic loss looks stuck. When ``stop`` is set
+        (``wgan.interrupt.catch_signals`` sets it on SIGINT or SIGTERM), the iteration in
+        progress ends, the state is saved and ``wgan.interrupt.Interrupted`` is raised.
+        A full disk raises ``DiskFullError`` saying what was kept: every file written before
+        stays readable, and a resume continues from the last save once space is freed.
         """
+        try:
+            return self._fit(callbacks, stop)
+        except Exception as err:
+            if not is_disk_full(err):
+                raise
+            raise DiskFullError(self._full_disk(err)) from None
+        finally:
+            self.close()
+
+    def _full_disk(self, err: Exception) -> str:
+        """What a full disk cost: the write that failed, and the state a resume starts from."""
+        _remove_stale(self.folder)  # the half-written file takes space the resume needs
+        kept = self.state.newest()
+        where = "nothing yet (the run starts again)"
+        if kept is not None:
+            epoch, position, step = checkpoint_position(kept)
+            at = (f"{position} iterations into epoch {epoch + 1}" if position
+                  else f"the end of epoch {epoch}")  # fmt: skip
+            where = f"at {at} (iteration {step}) in {kept}"
+        failed = _first_line(err)
+        return (f"the disk holding {self.folder.path} is full ({failed}); every file written "
+                f"before is intact, and the last saved state is {where}: free some space and "
+                "resume")  # fmt: skip
+
+    def close(self) -> None:
+        """Let another process train this run folder."""
+        if self.lock is not None:
+            self.lock.release()
+
+    def _fit(self, callbacks, stop) -> GAN:
         config, plan, model, folder = self.config, self.plan, self.model, self.folder
         if plan.last_epoch > plan.first_epoch:
-            # A new shuffle seed per resume, so a resumed run does not replay epoch 1's order.
-            dataset = self.dataset(seed=config.seed + plan.first_epoch)
-            stop = [StopAtStep(plan.first_step, plan.last_step)] if config.iterations else []
-            model.fit(
-                dataset,
-                epochs=plan.last_epoch,
-                initial_epoch=plan.first_epoch,
-                verbose=0,
-                shuffle=False,
-                callbacks=[*_run_callbacks(self), *stop, *callbacks],
-            )
+            steps = plan.steps_per_epoch
+            inside = InsideEpoch(self.state, steps, plan.first_epoch, plan.position,
+                                 plan.last_step, config.checkpoint_minutes, stop)  # fmt: skip
+            at_step = [StopAtStep(plan.first_step, plan.last_step)] if config.iterations else []
+            listed = _Segments([*_run_callbacks(self), inside, *at_step, *callbacks],
+                               add_history=True, model=model, epochs=plan.last_epoch,
+                               steps=steps)  # fmt: skip
+            epoch = plan.first_epoch
+            if plan.position:  # resumed inside an epoch: first the rest of it
+                rest = min(steps - plan.position, plan.last_step - plan.first_step)
+                data = self.dataset(epoch, 1, skip=plan.position)
+                model.fit(data, epochs=epoch + 1, initial_epoch=epoch, steps_per_epoch=rest,
+                          verbose=0, shuffle=False, callbacks=listed)  # fmt: skip
+                epoch += 1
+            if epoch < plan.last_epoch and not model.stop_training:
+                data = self.dataset(epoch, plan.last_epoch - epoch)
+                model.fit(data, epochs=plan.last_epoch, initial_epoch=epoch,
+                          steps_per_epoch=steps, verbose=0, shuffle=False,
+                          callbacks=listed)  # fmt: skip
+            listed.end()
         elif not folder.has_epoch_grids():
             self.grid.write(model.sampler, folder, plan.last_epoch)
         save_model(model.sampler, folder.generator_model)
@@ -277,9 +363,9 @@ def open_session(
         # An image-to-image run's grids show held-out images the seed picks: no noise to keep.
         noise = np.zeros((1, 1), np.float32) if domains is not None else fixed_noise(config)
         state = TrainingState(model, noise, folder.checkpoints)
-    first_epoch = state.restore() if resume else 0
+    first_epoch, position = state.restore() if resume else (0, 0)
     first_step = int(model.train_iterations.numpy())
-    plan = make_plan(config, steps, first_epoch, first_step)
+    plan = make_plan(config, steps, first_epoch, first_step, position)
     if config.iterations:
         config.epochs = plan.last_epoch
     if record is not None:
@@ -296,6 +382,11 @@ def open_session(
     if domains is not None:
         write_inputs(session.grid, folder)
     return session
+
+
+def _first_line(err: Exception) -> str:
+    text = " ".join(str(err).split())
+    return text if len(text) < 300 else text[:297] + "..."
 
 
 def _config_record(
@@ -334,20 +425,34 @@ def start_run(
     cache_dir: str | os.PathLike | None = None,
     progress: Callable[[int, int], None] | None = None,
     strategy: tf.distribute.Strategy | None = None,
+    lock: bool = True,
 ) -> Session:
     """Everything before the first iteration: the run folder (a new one never overwrites
     another run; nothing is left behind when this fails), the images, config.json, the model
     and, with ``resume``, its restored state. ``run_dir`` defaults to ``runs_dir/<date-time>``.
+
+    The session holds the run folder's lock (``wgan.lock``) until ``fit`` ends, so a second
+    process cannot train the same folder; ``lock=False`` is for the workers of a multi-worker
+    run other than the chief, which write nothing there.
     """
     if resume:
         folder = RunFolder(run_dir)
         created = False
+        held = RunLock(folder.lock).acquire() if lock else None
     else:
-        folder, created = _new_run_folder(run_dir, runs_dir)
+        folder, created, held = _new_run_folder(run_dir, runs_dir, lock)
     try:
+        if resume:
+            _remove_stale(folder)  # what a process killed mid-write left behind
         loaded = load_training_data(
             config, None if resume else data, default_data, cache_dir, progress
         )
+        if resume and config.n_images and config.n_images != len(loaded.images):
+            raise ConfigError(
+                f"--resume {folder.path}: the run trained on {config.n_images} images of "
+                f"{loaded.source} and {len(loaded.images)} load now (files added, removed or "
+                "damaged?): restore the data to resume exactly, or start a new run"
+            )
         config.data, config.n_images = loaded.source, int(len(loaded.images))
         loaded.describe_labels(config)
         config.precision = resolve_precision(config.precision)
@@ -360,22 +465,28 @@ def start_run(
             config, loaded.images, folder, resume, strategy, record, labels=loaded.labels,
             domains=loaded.domains,
         )
-    except BaseException:
+    except BaseException as err:
         if not resume:  # a new run's folder was empty: leave it as it was found
             _discard(folder.path, remove=created)
+        if held is not None:  # after the discard: no other process works in it meanwhile
+            held.release()
+        if isinstance(err, Exception) and is_disk_full(err) and not isinstance(err, WganError):
+            raise DiskFullError(
+                f"the disk holding {folder.path} is full ({_first_line(err)}): free some space "
+                "and start again" + (" (--resume)" if resume else "")
+            ) from None
         raise
     session.notes = loaded.notes
+    session.lock = held
     return session
 
 
-def _new_run_folder(run_dir, runs_dir) -> tuple[RunFolder, bool]:
+def _new_run_folder(run_dir, runs_dir, lock: bool) -> tuple[RunFolder, bool, RunLock | None]:
     path = Path(run_dir) if run_dir else Path(runs_dir) / dt.datetime.now().strftime(
         "%Y%m%d-%H%M%S"
     )
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise ConfigError(
-            f"--run-dir {path} already holds files; use --resume {path} or a new folder"
-        )
+    folder = RunFolder(path)
+    _refuse_used(folder)
     created = not path.exists()
     try:
         make_writable_folder(path)
@@ -383,14 +494,40 @@ def _new_run_folder(run_dir, runs_dir) -> tuple[RunFolder, bool]:
         raise ConfigError(
             f"--run-dir {path} is not writable ({err.strerror}); choose another folder"
         ) from None
-    return RunFolder(path), created
+    if not lock:
+        return folder, created, None
+    held = RunLock(folder.lock).acquire()  # two runs given one --run-dir: the second stops here
+    try:
+        _refuse_used(folder)
+    except ConfigError:
+        held.release()
+        raise
+    return folder, created, held
+
+
+def _remove_stale(folder: RunFolder) -> None:
+    for path in stale_temp_files(folder.path):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _refuse_used(folder: RunFolder) -> None:
+    path = folder.path
+    ours = (folder.lock.name, ".write-test-")  # the lock, and make_writable_folder's probe
+    if path.exists() and (
+        not path.is_dir() or any(not p.name.startswith(ours) for p in path.iterdir())
+    ):
+        raise ConfigError(
+            f"--run-dir {path} already holds files; use --resume {path} or a new folder"
+        )
+
 
 
 def _discard(path: Path, remove: bool) -> None:
     """Take back what a new run wrote into its folder (nothing was trained yet), and the
     folder itself when this call made it."""
-    import shutil
-
     if remove:
         shutil.rmtree(path, ignore_errors=True)
     elif path.is_dir():
@@ -409,17 +546,18 @@ def resume_config(run_dir: str | os.PathLike, changes: Mapping[str, object]) -> 
         raise ConfigError(
             f"--resume {run_dir}: no config.json there; give a folder made by train.py"
         )
+    config = TrainConfig.load(run_dir)  # a damaged config.json: its own line, as elsewhere
     try:
         recorded = folder.run_format()
-    except (OSError, ValueError, TypeError, AttributeError) as err:
-        raise ConfigError(f"{folder.config} cannot be read ({err}); it cannot be resumed") from None
+    except (TypeError, ValueError):
+        raise ConfigError(f"{folder.config}: run_format is not a number; put back the value "
+                          "the run was written with, or start a new run") from None  # fmt: skip
     if recorded != RUN_FORMAT:
         raise ConfigError(
             f"--resume {run_dir}: this run was written by an older wgan (run format {recorded}, "
             f"now {RUN_FORMAT}) and cannot be resumed; start a new run (generate.py and "
             "sonify.py still read it)"
         )
-    config = TrainConfig.load(run_dir)
     if length_in_epochs(changes):
         config.iterations = 0  # a new length in epochs replaces one in iterations
     for name, value in changes.items():

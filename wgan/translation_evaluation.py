@@ -19,6 +19,7 @@ from wgan.classifier import train_judge
 from wgan.config import TrainConfig
 from wgan.errors import WganError
 from wgan.metrics import sliced_wasserstein_distance
+from wgan.model_files import load_model_file
 from wgan.pairs import Domains
 from wgan.run_folder import RunFolder
 from wgan.translation_grids import translate
@@ -40,12 +41,7 @@ def load_translator(run_dir: str | os.PathLike) -> keras.Model:
     path = RunFolder(run_dir).generator_model
     if not path.is_file():
         raise WganError(f"{path} not found: let the run finish (it is written at the end)")
-    try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as err:  # a damaged or foreign file: Keras raises many types
-        reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
-        raise WganError(f"cannot load {path} ({type(err).__name__}: {reason}); give a "
-                        "generator.keras written by train.py") from None  # fmt: skip
+    return load_model_file(path, "restore it from a copy, or train the run again")
 
 
 def evaluate_translation(
@@ -56,8 +52,8 @@ def evaluate_translation(
 ) -> dict:
     """The figures of one run (see the module docstring), on its held-out images."""
     config = TrainConfig.load(run_dir)
+    generator = generator or load_translator(run_dir)  # a bad file says so before data loads
     domains = held_out_domains(config, cache_dir)
-    generator = generator or load_translator(run_dir)
     training = config.test_dropout
     result: dict = {"model": config.model, "held_out": [len(domains.test_a), len(domains.test_b)],
                     "domains": list(domains.names)}  # fmt: skip
