@@ -450,6 +450,7 @@ def full_disk(kind: str, flags: list[str], work: Path, log, size_mib: int = 48) 
 def measure(args: argparse.Namespace) -> dict:
     models = QUICK if args.quick else MODELS
     common = QUICK_COMMON if args.quick else COMMON
+    common = [args.precision if flag == "float32" else flag for flag in common]
     chosen = args.models.split(",") if args.models else list(models)
     quick_kinds = ["checkpoint"]  # TensorFlow's own writer: what a Python simulation misses
     kinds = args.writes.split(",") if args.writes else (quick_kinds if args.quick else list(WRITES))
@@ -457,7 +458,7 @@ def measure(args: argparse.Namespace) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     log_path = work / "faults.log"
     result = {"cpu": cpu_model(), "quick": args.quick, "kills_per_model": args.kills,
-              "seed": args.seed, "log": str(log_path)}  # fmt: skip
+              "seed": args.seed, "precision": args.precision, "log": str(log_path)}  # fmt: skip
     with open(log_path, "a") as log:
         result["kills"] = [
             kill_run(m, [*models[m], *common], args.kills, args.seed + i, work, log)
@@ -491,7 +492,8 @@ def verdict(r: dict) -> bool:
 
 
 def report(r: dict) -> None:
-    print(f"faults.py on {r['cpu']} ({'quick' if r['quick'] else 'full'}; seed {r['seed']})")
+    print(f"faults.py on {r['cpu']} ({'quick' if r['quick'] else 'full'}; seed {r['seed']}; "
+          f"{r['precision']})")
     print("\nkills (SIGKILL at random moments, each followed by --resume)")
     print(f"{'model':<9}{'kills':>6}{'unreadable':>11}{'dup rows':>9}{'missing':>8}"
           f"{'rows !=':>8}{'grids !=':>9}{'weights ==':>11}{'lost s (mean/max)':>19}"
@@ -530,6 +532,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writes", help=f"full-disk cases, of {', '.join(WRITES)}")
     parser.add_argument("--quick", action="store_true", help="the test suite's short version")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--precision", default="float32", help="float32 (default) or bf16")
     parser.add_argument("--work", help="folder for the runs (default: a new temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the runs")
     parser.add_argument("--json", type=Path, help="also write the JSON result here")

@@ -137,20 +137,16 @@ def newest_samples(run_dir: Path) -> Path | None:
 
 def image_format(folder: Path) -> tuple[int, int]:
     """(side, channels) of the first image in ``folder``: what to load the real images at."""
-    from PIL import Image
-
-    from wgan.data import find_images
+    from wgan.data import find_images, image_header
     from wgan.errors import DataError
 
     files, _ = find_images(folder)
     if not files:
         raise DataError(f"no images found in {folder}: give a folder of PNG/JPEG images")
-    try:
-        with Image.open(files[0]) as image:
-            width, height = image.size
-            mode = image.mode
-    except OSError as err:
-        raise DataError(f"cannot read {files[0]} ({err})") from None
+    header = image_header(files[0])
+    if header is None:
+        raise DataError(f"cannot read {files[0]}: it is not a usable image; remove it")
+    (width, height), mode = header
     channels = 1 if mode in GREY_MODES else 4 if mode in ALPHA_MODES else 3
     return min(width, height), channels
 

@@ -304,6 +304,17 @@ def _open_image(path: Path) -> Iterator[Image.Image]:
             yield im
 
 
+def image_header(path: str | os.PathLike) -> tuple[tuple[int, int], str] | None:
+    """((width, height), mode) from an image file's header, refusing what decoding refuses
+    (a pipe, an empty file, a decompression bomb) without reading pixels; None when the file
+    cannot be used."""
+    try:
+        with _open_image(Path(path)) as im:
+            return im.size, im.mode
+    except (_Skip, OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
 def _file_kind(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "a folder"

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from wgan.classifier import split_held_out
 from wgan.config import TrainConfig
-from wgan.data import decode_files, find_images, load_images, select_files
+from wgan.data import decode_files, find_images, image_header, load_images, select_files
 from wgan.demo_faces import draw_faces
 from wgan.errors import ConfigError, DataError
 from wgan.labels import find_attribute_file
@@ -242,11 +241,8 @@ def _key(path: Path, root: Path) -> str:
 
 def image_size(path: Path) -> tuple[int, int] | None:
     """(width, height) from the file's header, or None when it cannot be read."""
-    try:
-        with Image.open(path) as im:
-            return im.size
-    except OSError:
-        return None
+    header = image_header(path)
+    return None if header is None else header[0]
 
 
 def image_loader(

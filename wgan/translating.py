@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from wgan.config import TrainConfig
-from wgan.data import decode_files, find_images, is_image_name
+from wgan.data import IMAGE_EXTENSIONS, decode_files, find_images, is_image_name
 from wgan.errors import DataError, WganError
 from wgan.grids import make_grid
 from wgan.io import save_png, write_json
@@ -63,7 +63,8 @@ def input_files(path: Path) -> tuple[Path, list[Path]]:
     if not path.exists():
         raise DataError(f"{path} does not exist: give an image file or a folder of images")
     if not is_image_name(path.name):
-        raise DataError(f"{path} is not an image file (.png, .jpg, .bmp, .webp)")
+        kinds = ", ".join(sorted(IMAGE_EXTENSIONS))
+        raise DataError(f"{path} is not an image file ({kinds})")
     return path.parent, [path]
 
 
