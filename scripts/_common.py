@@ -9,8 +9,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
+CHECKOUT = (ROOT / "wgan" / "__init__.py").is_file() and (ROOT / "scripts").is_dir()
+if CHECKOUT and str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+# Where runs/, celeba-dataset/ and .cache/ are: the checkout, or for an installed program
+# (wgan-train, ...) the folder it is started from.
+HOME = ROOT if CHECKOUT else Path.cwd()
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -26,7 +26,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from _common import ROOT, Parser, import_wgan, run_cli, skip_failing_remapper
+from _common import HOME, Parser, import_wgan, run_cli, skip_failing_remapper
 
 # --- Defaults (each can be overridden by a flag) -----------------------------------------------
 N_GENERATED = 1000  # images drawn from the generator (at most this many read from a folder)
@@ -36,7 +36,7 @@ BATCH_SIZE = 50  # images per generator / InceptionV3 batch
 INCEPTION_WEIGHTS = None  # InceptionV3 no-top .h5 file; None = the Keras cache, if it has one
 OUT_NAME = "metrics.json"  # written into a run folder, else into the current folder
 PER_CLASS = 100  # label models: images drawn per class (or per attribute, per InfoGAN category)
-CACHE_DIR = ROOT / ".cache"  # the label judges are cached in CACHE_DIR/judges/
+CACHE_DIR = HOME / ".cache"  # the label judges are cached in CACHE_DIR/judges/
 # ------------------------------------------------------------------------------------------------
 
 METRIC_NAMES = ("swd", "fid", "kid")

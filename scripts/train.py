@@ -16,7 +16,7 @@ import time
 import warnings
 from pathlib import Path
 
-from _common import ROOT, Parser, import_wgan, skip_failing_remapper
+from _common import HOME, Parser, import_wgan, skip_failing_remapper
 
 # --- Hyperparameters (defaults of the WGAN paper and the original project) ----------------
 N_SAMPLES = 3000  # real images sampled at random from the data folder (0 = use all)
@@ -81,11 +81,11 @@ DROPOUT = 0.5  # pix2pix: dropout in the U-Net's decoder
 TEST_DROPOUT = False  # pix2pix: translate with dropout and batch statistics, as the paper
 # Image folder, "demo" or "digits" (built-in MNIST); None = celeba-dataset/, or demo when empty
 DATA = None
-CELEBA_DIR = ROOT / "celeba-dataset"
-RUNS_DIR = ROOT / "runs"
+CELEBA_DIR = HOME / "celeba-dataset"
+RUNS_DIR = HOME / "runs"
 # Decoded images are kept here as memory-mapped uint8 files, so a data set is decoded once and
 # full CelebA (202,599 faces, 2.3 GB at 64x64) trains without being held in RAM. None = off.
-CACHE_DIR = ROOT / ".cache" / "images"
+CACHE_DIR = HOME / ".cache" / "images"
 # ---------------------------------------------------------------------------------------------
 
 
