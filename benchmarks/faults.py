@@ -136,10 +136,9 @@ def _unreadable_checkpoints(run: Path) -> list[str]:
 
 
 def epochs_in(metrics: Path) -> list[int]:
-    if not metrics.exists():
-        return []
-    with metrics.open(newline="") as f:
-        return [int(float(row["epoch"])) for row in csv.DictReader(f)]
+    from wgan.history import read_metrics  # wgan imports TensorFlow: after main's quiet import
+
+    return [int(row["epoch"]) for row in read_metrics(metrics)]
 
 
 def compare_runs(run: Path, reference: Path, epochs: int) -> dict:
@@ -210,7 +209,9 @@ def kill_run(model: str, flags: list[str], kills: int, seed: int, work: Path, lo
     if done.returncode != 0:
         raise SystemExit(f"faults.py: the uninterrupted {model} run failed; see the log")
     length = time.monotonic() - start
-    seconds = [float(r["seconds"]) for r in csv.DictReader((reference / "metrics.csv").open())]
+    from wgan.history import read_metrics
+
+    seconds = [r["seconds"] for r in read_metrics(reference / "metrics.csv")]
     epoch_seconds = sum(seconds) / len(seconds)
     # Time outside the epochs (start-up, the final saves): a restart costs it again.
     startup = max(0.0, length - sum(seconds))

@@ -57,3 +57,19 @@ def run(load_script):
         return Result(code, out.getvalue(), err.getvalue())
 
     return call
+
+
+@pytest.fixture
+def count_decodes(monkeypatch):
+    """The files ``wgan.data`` decodes from now on, in order (a cache hit decodes none)."""
+    from wgan import data
+
+    calls = []
+    real = data._Decoder.__call__
+
+    def counting(self, path):
+        calls.append(path)
+        return real(self, path)
+
+    monkeypatch.setattr(data._Decoder, "__call__", counting)
+    return calls

@@ -290,19 +290,6 @@ def test_bad_load_arguments_are_config_errors(tmp_path, kwargs, word):
 # --- the memmap cache -------------------------------------------------------------------------
 
 
-@pytest.fixture
-def count_decodes(monkeypatch):
-    calls = []
-    real = data._Decoder.__call__
-
-    def counting(self, path):
-        calls.append(path)
-        return real(self, path)
-
-    monkeypatch.setattr(data._Decoder, "__call__", counting)
-    return calls
-
-
 def test_cache_is_a_memmap_reused_without_decoding(tmp_path, count_decodes):
     numbered_folder(tmp_path / "faces", 10)
     cache = tmp_path / "cache" / "faces.u8cache"

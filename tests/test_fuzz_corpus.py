@@ -181,17 +181,10 @@ def test_n_samples_says_so_when_too_few_files_can_be_read(tmp_path):
     assert len(said) == 1 and "only 39 of the 40 asked for could be read" in said[0]
 
 
-def test_replacements_go_through_the_cache_and_come_back_from_it(tmp_path, monkeypatch):
+def test_replacements_go_through_the_cache_and_come_back_from_it(tmp_path, count_decodes):
     root = numbered_with_broken(tmp_path / "faces", 45, ["img_020x.png"])
     seed = seed_drawing(root, "img_020x.png", 40)
-    decoded = []
-    real = data._Decoder.__call__
-
-    def counting(self, path):
-        decoded.append(path)
-        return real(self, path)
-
-    monkeypatch.setattr(data._Decoder, "__call__", counting)
+    decoded = count_decodes
     cache = tmp_path / "cache" / "faces.u8cache"
     plain, _ = loaded_warned(root, n_samples=40, image_size=8, seed=seed)
     first, said_first = loaded_warned(root, n_samples=40, image_size=8, seed=seed,

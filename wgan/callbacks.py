@@ -19,7 +19,7 @@ from wgan.grids import make_grid
 from wgan.history import append_row, columns_for, read_metrics
 from wgan.interrupt import Interrupted, StopRequest
 from wgan.io import atomic_path, save_png, write_json
-from wgan.monitor import non_finite_loss, non_finite_weight
+from wgan.monitor import non_finite_state
 from wgan.run_folder import SAMPLE_LABELS, RunFolder, sample_name
 
 log = logging.getLogger(__name__)
@@ -252,15 +252,16 @@ class InsideEpoch(keras.callbacks.Callback):
         self.first_epoch, self.position = first_epoch, position
         self.seconds = minutes * 60.0
         self.stop = stop if stop is not None else StopRequest()
-        self.epoch, self.epoch_start = first_epoch, 0
+        self.epoch, self.epoch_start, self.step = first_epoch, 0, 0
         self.saved_at = time.monotonic()
 
-    def _step(self) -> int:
-        return int(self.model.train_iterations.numpy())
+    def on_train_begin(self, logs=None):
+        # Counted here from then on, rather than read from the model after every iteration.
+        self.step = int(self.model.train_iterations.numpy())
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
-        self.epoch_start = self._step()
+        self.epoch_start = self.step
         if epoch == self.first_epoch and self.position:
             self.epoch_start -= self.position
             trackers = [v for t in self.model.trackers.values() for v in t.variables]
@@ -268,7 +269,8 @@ class InsideEpoch(keras.callbacks.Callback):
                 variable.assign(value)
 
     def on_train_batch_end(self, batch, logs=None):
-        step = self._step()
+        self.step += 1
+        step = self.step
         position = step - self.epoch_start
         if position >= self.steps or step >= self.last_step:
             return  # the epoch's end saves, and stops on a request (on_epoch_end)
@@ -277,20 +279,15 @@ class InsideEpoch(keras.callbacks.Callback):
             return
         # A broken state is never saved: the epoch's end stops the run on it (StopOnNonFinite),
         # and a resume must start from the last good save, not from the broken one.
-        finite = self._finite(logs or {})
+        finite = non_finite_state(self.model, logs or {}) is None
         saved = self.state.save_partial(self.epoch, position) if finite else ""
         self.saved_at = time.monotonic()
         if self.stop:
             saved = saved or self.state.newest() or "nothing (no good state yet)"
             raise Interrupted(self.stop, self.epoch, position if finite else 0, step, saved)
 
-    def _finite(self, logs: dict) -> bool:
-        model = self.model
-        networks = {id(m): m for m in (model.critic, model.generator, model.sampler)}.values()
-        return not (non_finite_loss(logs, model.metric_names) or non_finite_weight(networks))
-
     def on_epoch_end(self, epoch, logs=None):
         self.saved_at = time.monotonic()
-        if self.stop and self._step() < self.last_step:
+        if self.stop and self.step < self.last_step:
             saved = self.state.manager.latest_checkpoint or ""
-            raise Interrupted(self.stop, epoch + 1, 0, self._step(), saved)
+            raise Interrupted(self.stop, epoch + 1, 0, self.step, saved)

@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from wgan.ema import CHECKPOINT_KEY as EMA_KEY
-from wgan.errors import WganError
+from wgan.errors import WganError, first_line
 from wgan.gan import GAN
 from wgan.io import atomic_path, write_json
 from wgan.run_folder import (
@@ -129,11 +129,11 @@ class TrainingState:
                 )
             return 0, 0
         try:
-            _read_through(latest)
-        except (ValueError, IndexError, tf.errors.OpError) as err:
+            check_readable(latest)
+        except DamagedCheckpoint as err:
             raise WganError(
-                f"checkpoint {latest} is damaged ({_first_line(err)}): delete its files "
-                f"({Path(latest).name}.*) to resume from the save before it, or start a new run"
+                f"{err}: delete its files ({Path(latest).name}.*) to resume from the save "
+                "before it, or start a new run"
             ) from None
         status = None
         try:
@@ -143,7 +143,7 @@ class TrainingState:
             if status is not None:
                 status.expect_partial()  # no warnings about the values left unrestored
             raise WganError(
-                f"cannot resume from {latest} ({_first_line(err)}): "
+                f"cannot resume from {latest} ({first_line(err)}): "
                 f"{self.directory.parent / CONFIG} no longer holds the settings the run was "
                 "trained with (or another version of wgan wrote it); undo the edits, or start "
                 "a new run"
@@ -254,7 +254,7 @@ def restore_generator(
         if Path(prefix).parent.name == BEST_DIR:
             config = config.parent.parent / CONFIG
         raise WganError(
-            f"cannot restore the generator from checkpoint {prefix} ({_first_line(err)}); "
+            f"cannot restore the generator from checkpoint {prefix} ({first_line(err)}); "
             f"does {config} still describe this run's networks?"
         ) from None
 
@@ -289,25 +289,38 @@ def _latest_in(folder: Path, name: str) -> str | None:
     return str(folder / f"{name}-{max(numbers)}") if numbers else None
 
 
-def _read_through(prefix: str) -> None:
-    """Read every value of a checkpoint once: a damaged file fails here, not as a mismatch."""
-    reader = tf.train.load_checkpoint(prefix)
-    for key in reader.get_variable_to_shape_map():
-        reader.get_tensor(key)
+class DamagedCheckpoint(WganError):
+    """A checkpoint's files do not read back (cut short, overwritten); the message names the
+    file at fault. The caller adds what to do instead."""
+
+
+def check_readable(prefix: str | os.PathLike) -> None:
+    """Read every value of a checkpoint once, so that a damaged file is said to be damaged and
+    named, rather than taken for settings that no longer fit the networks."""
+    prefix = str(prefix)
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+    except (ValueError, tf.errors.OpError) as err:
+        raise DamagedCheckpoint(
+            f"checkpoint {prefix}.index is damaged ({first_line(err)})"
+        ) from None
+    try:
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    # TensorFlow's reader raises IndexError for a data file shorter than its index says.
+    except (IndexError, ValueError, tf.errors.OpError) as err:
+        data = sorted(Path(prefix).parent.glob(Path(prefix).name + ".data-*"))
+        name = data[0] if len(data) == 1 else f"{prefix}.data-*"
+        raise DamagedCheckpoint(f"checkpoint {name} is damaged ({first_line(err)})") from None
 
 
 def checkpoint_position(prefix: str | os.PathLike) -> tuple[int, int, int]:
     """(epochs completed, iterations into the next, iterations in all) of a saved state,
     read from its files without building the model."""
     reader = tf.train.load_checkpoint(str(prefix))
-    epoch, step = (int(reader.get_tensor(key)) for key in (_EPOCH_KEY, _ITERATIONS_KEY))
-    position = int(reader.get_tensor(_POSITION_KEY)) if reader.has_tensor(_POSITION_KEY) else 0
+    epoch, position, step = (int(reader.get_tensor(key))
+                             for key in (_EPOCH_KEY, _POSITION_KEY, _ITERATIONS_KEY))  # fmt: skip
     return epoch, position, step
-
-
-def _first_line(err: Exception) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _best_prefixes(directory: Path) -> dict[int, Path]:

@@ -22,10 +22,16 @@ import tensorflow as tf
 from PIL import Image
 
 from wgan.build import generator_for
-from wgan.checkpoint import last_checkpoints, read_best, restore_generator
+from wgan.checkpoint import (
+    DamagedCheckpoint,
+    check_readable,
+    last_checkpoints,
+    read_best,
+    restore_generator,
+)
 from wgan.config import RUN_FORMAT, TrainConfig
 from wgan.data import to_uint8
-from wgan.errors import WganError
+from wgan.errors import WganError, first_line
 from wgan.inputs import InputSpace, batches, count
 from wgan.io import atomic_path, save_png
 from wgan.model_files import load_model_file
@@ -201,24 +207,10 @@ def _from_keras_file(
 def _check_readable(prefix: str | os.PathLike, run_dir: Path, chosen: str) -> None:
     """Read every value of a training checkpoint, so that a damaged one (cut short,
     overwritten) is a line that names its file, not a complaint about config.json."""
-    prefix = str(prefix)
     try:
-        reader = tf.train.load_checkpoint(prefix)
-    except tf.errors.OpError as err:
-        raise WganError(
-            f"checkpoint {prefix}.index is damaged ({_first_line(err)}); "
-            f"{_other_weights(run_dir, chosen)}"
-        ) from None
-    try:
-        for name in reader.get_variable_to_shape_map():
-            reader.get_tensor(name)
-    # TensorFlow's reader raises IndexError for a data file shorter than its index says.
-    except (IndexError, tf.errors.OpError) as err:
-        data = sorted(Path(prefix).parent.glob(Path(prefix).name + ".data-*"))
-        name = data[0] if len(data) == 1 else f"{prefix}.data-*"
-        raise WganError(
-            f"checkpoint {name} is damaged ({_first_line(err)}); {_other_weights(run_dir, chosen)}"
-        ) from None
+        check_readable(prefix)
+    except DamagedCheckpoint as err:
+        raise WganError(f"{err}; {_other_weights(run_dir, chosen)}") from None
 
 
 def _drop_failed_restore(err: WganError) -> None:
@@ -247,11 +239,6 @@ def _other_weights(run_dir: Path, chosen: str) -> str:
     found = [f"pick other weights with --checkpoint {' or '.join(choices)}"] if choices else []
     found += [f"give {generator}"] if generator.is_file() else []
     return ", or ".join(found) or "train the run again"
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0][:200] if text else type(err).__name__
 
 
 def _check_is_generator(model: keras.Model, path: Path) -> int:
@@ -344,7 +331,7 @@ def _from_run(run_dir: Path, checkpoint: str) -> LoadedGenerator:
             if isinstance(err, OSError):  # h5py cannot open it
                 why = "it is damaged or cut short"
             raise WganError(
-                f"cannot load {kept[epoch]} ({type(err).__name__}: {_first_line(err)}): {why}; "
+                f"cannot load {kept[epoch]} ({type(err).__name__}: {first_line(err, 200)}): {why}; "
                 f"{_other_weights(run_dir, checkpoint)}"
             ) from None
         return loaded(f"{kept[epoch]}", epoch)

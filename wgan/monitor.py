@@ -54,15 +54,19 @@ class StopOnNonFinite(keras.callbacks.Callback):
         self.state = state
 
     def on_epoch_end(self, epoch, logs=None):
-        model = self.model
-        found = non_finite_loss(logs or {}, model.metric_names) or non_finite_weight(
-            {id(m): m for m in (model.critic, model.generator, model.sampler)}.values()
-        )
+        found = non_finite_state(self.model, logs or {})
         if found:
             what, value = found
             self.state.remove_partial()  # the run restarts from the last good epoch's end
             last = max(last_checkpoints(self.state.directory), default=0)
             raise NonFiniteLossError(epoch + 1, what, value, last, str(self.state.directory))
+
+
+def non_finite_state(model, logs: dict) -> tuple[str, float] | None:
+    """(what, a bad value) of the first NaN or infinite metric in ``logs`` or weight of the
+    model's networks (the sampler included), else None."""
+    networks = {id(m): m for m in (model.critic, model.generator, model.sampler)}.values()
+    return non_finite_loss(logs, model.metric_names) or non_finite_weight(networks)
 
 
 def non_finite_loss(logs: dict, names: Sequence[str]) -> tuple[str, float] | None:

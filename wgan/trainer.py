@@ -50,7 +50,7 @@ from wgan.data import (
     reuse_message,
     steps_per_epoch,
 )
-from wgan.errors import ConfigError, DiskFullError, WganError
+from wgan.errors import ConfigError, DiskFullError, WganError, first_line
 from wgan.evaluation import SWDEvaluator
 from wgan.gan import CRITIC_LOSS, GAN
 from wgan.grids import make_grid
@@ -271,7 +271,7 @@ class Session:
             at = (f"{position} iterations into epoch {epoch + 1}" if position
                   else f"the end of epoch {epoch}")  # fmt: skip
             where = f"at {at} (iteration {step}) in {kept}"
-        failed = _first_line(err)
+        failed = first_line(err)
         return (f"the disk holding {self.folder.path} is full ({failed}); every file written "
                 f"before is intact, and the last saved state is {where}: free some space and "
                 "resume")  # fmt: skip
@@ -384,11 +384,6 @@ def open_session(
     return session
 
 
-def _first_line(err: Exception) -> str:
-    text = " ".join(str(err).split())
-    return text if len(text) < 300 else text[:297] + "..."
-
-
 def _config_record(
     config: TrainConfig, model: GAN, steps: int, record: Mapping, folder: RunFolder, resume: bool
 ) -> dict:
@@ -472,7 +467,7 @@ def start_run(
             held.release()
         if isinstance(err, Exception) and is_disk_full(err) and not isinstance(err, WganError):
             raise DiskFullError(
-                f"the disk holding {folder.path} is full ({_first_line(err)}): free some space "
+                f"the disk holding {folder.path} is full ({first_line(err)}): free some space "
                 "and start again" + (" (--resume)" if resume else "")
             ) from None
         raise
