@@ -47,7 +47,7 @@ INIT_STDDEV = 0.02  # weights initialised from N(0, INIT_STDDEV)
 FILTERS = 64  # width of the networks (the first critic block; the rest scale with it)
 SEED = 0  # seeds the image sample, the weights, the noise and the data order
 SAMPLE_EVERY = 1  # write a sample grid every this many epochs (and at the end)
-PRECISION = "float32"  # "float32", "bf16" (faster on CPUs with AVX-512 bf16) or "auto"
+PRECISION = "float32"  # "float32", "bf16" (CPUs with AVX-512 bf16), "fp16" (GPUs) or "auto"
 # SWD of samples vs. real images every this many epochs (and at the last); 0 = off. One takes
 # ~2 s at 64x64 on 2 CPU cores; every 10th epoch gives a 150-epoch run 15 points to pick the
 # best from while the generator weights kept at those epochs (~10 MB each) stay near 150 MB.
@@ -58,6 +58,10 @@ FLAT_PATIENCE = 5  # warn when the critic loss is ~0 or flat for this many epoch
 # Save the full training state this often inside an epoch (at every epoch's end anyway), so a
 # kill or a crash costs at most this much work; 0 = only at epoch ends.
 CHECKPOINT_MINUTES = 10.0
+# RUN/tensorboard/ for `tensorboard --logdir runs`: every metric per epoch and every
+# TENSORBOARD_EVERY iterations (0 = epochs only), the SWD, the grids and the hyperparameters.
+TENSORBOARD = True
+TENSORBOARD_EVERY = 10
 # Models that use labels (the presets cgan, acgan, infogan and sgan set these)
 MODEL = "gan"  # gan, cgan (conditional), acgan, infogan or sgan (semi-supervised)
 CRITIC_CONDITION = "projection"  # cgan: the critic sees the label by projection, or "maps"
@@ -79,6 +83,11 @@ ADVERSARIAL_WEIGHT = 1.0  # image-to-image: weight of the GAN term (0 = the L1-o
 DECAY_AFTER = 1.0  # share of the run after which the lr falls linearly to 0 (1 = constant)
 DROPOUT = 0.5  # pix2pix: dropout in the U-Net's decoder
 TEST_DROPOUT = False  # pix2pix: translate with dropout and batch statistics, as the paper
+# Devices: "auto" (every local GPU when there are several, else one device), "one",
+# "mirrored" (every local GPU in this process) or "multiworker" (one process per machine, as
+# the TF_CONFIG environment variable lists them). BATCH_SIZE stays the global batch.
+STRATEGY = "auto"
+WORKER_TIMEOUT = 120.0  # multiworker: seconds to wait for the other workers before giving up
 # Image folder, "demo" or "digits" (built-in MNIST); None = celeba-dataset/, or demo when empty
 DATA = None
 CELEBA_DIR = HOME / "celeba-dataset"
@@ -127,7 +136,7 @@ FLAGS = {  # flag -> (config field, type, constant, help)
     "--filters": ("filters", int, FILTERS, "network width"),
     "--seed": ("seed", int, SEED, "random seed"),
     "--sample-every": ("sample_every", int, SAMPLE_EVERY, "epochs between sample grids"),
-    "--precision": ("precision", str, PRECISION, "float32, bf16 or auto"),
+    "--precision": ("precision", str, PRECISION, "float32, bf16, fp16 (GPUs) or auto"),
     "--eval-every": ("eval_every", int, EVAL_EVERY, "epochs between SWD evaluations, 0 = off"),
     "--eval-samples": ("eval_samples", int, EVAL_SAMPLES, "images per SWD evaluation"),
     "--keep-every": (
@@ -139,6 +148,10 @@ FLAGS = {  # flag -> (config field, type, constant, help)
     "--checkpoint-minutes": (
         "checkpoint_minutes", float, CHECKPOINT_MINUTES,
         "minutes between saves inside an epoch, 0 = epoch ends only",
+    ),
+    "--tensorboard-every": (
+        "tensorboard_every", int, TENSORBOARD_EVERY,
+        "iterations between TensorBoard points, 0 = epochs only",
     ),
     "--model": ("model", str, MODEL, "gan, cgan, acgan, infogan, sgan, pix2pix or cyclegan"),
     "--critic-condition": (
@@ -192,10 +205,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             flag, type=kind, default=None, help=f"{text} (default {default})", **switch
         )
     parser.add_argument("--warmup", action="store_true", help="short for --schedule warmup")
+    parser.add_argument("--no-tensorboard", action="store_true",
+                        help="write no RUN/tensorboard/ (default: written)")  # fmt: skip
     parser.add_argument("--cache-dir", type=Path,
                         help=f"where decoded images are memory-mapped (default {CACHE_DIR})")
     parser.add_argument("--no-cache", action="store_true",
                         help="decode the images into RAM on every run instead")
+    parser.add_argument("--strategy", default=STRATEGY,
+                        help="auto, one, mirrored or multiworker (TF_CONFIG) "
+                        f"(default {STRATEGY})")  # fmt: skip
+    parser.add_argument("--worker-timeout", type=float, default=WORKER_TIMEOUT, metavar="S",
+                        help="multiworker: seconds to wait for the other workers, and to "
+                        f"notice one that stops answering (default {WORKER_TIMEOUT:g})")
+    parser.add_argument("--cpu-devices", type=int, default=1, metavar="N",
+                        help="split the CPU into N devices, to try --strategy mirrored "
+                        "without GPUs (default 1)")  # fmt: skip
     parser.add_argument("--run-dir", type=Path, help="output folder (default runs/<date-time>)")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR",
                         help="continue a run where its last save left it, with its own config")
@@ -214,11 +238,14 @@ def resolve_config(args: argparse.Namespace):
     }
     if args.warmup:
         given["schedule"] = "warmup"
+    if args.no_tensorboard:
+        given["tensorboard"] = False
     if args.data is not None:
         given["data"] = args.data
     if args.resume is not None:
         flag_of = {field: flag for flag, (field, *_rest) in FLAGS.items()}
-        flag_of.update(data="--data", schedule="--schedule/--warmup")
+        flag_of.update(data="--data", schedule="--schedule/--warmup",
+                       tensorboard="--no-tensorboard")  # fmt: skip
         ignored = [flag_of[k] for k in sorted(set(given) - set(RESUMABLE))]
         ignored += ["--preset"] * bool(args.preset) + ["--run-dir"] * bool(args.run_dir)
         if ignored:
@@ -226,6 +253,7 @@ def resolve_config(args: argparse.Namespace):
         return resume_config(args.resume, {k: v for k, v in given.items() if k in RESUMABLE})
     constants = {field: constant for field, _, constant, _ in FLAGS.values()}
     constants["data"] = DATA or ""
+    constants["tensorboard"] = TENSORBOARD
     return resolve(constants, args.preset, given)
 
 
@@ -238,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         config = resolve_config(args)
-        session = start(config, args)
+        strategy, cluster = make_strategy(args)
+        session = start(config, args, strategy, cluster)
     except KeyboardInterrupt:
         sys.stderr.write("\ntrain.py: interrupted before training started\n")
         return 130
@@ -248,7 +277,19 @@ def main(argv: list[str] | None = None) -> int:
     return train(session)
 
 
-def start(config, args: argparse.Namespace):
+def make_strategy(args: argparse.Namespace):
+    """The tf.distribute strategy of --strategy, and for multiworker this worker's cluster."""
+    from wgan.distribute import make_strategy as build
+
+    if args.worker_timeout <= 0:
+        from wgan.errors import ConfigError
+
+        raise ConfigError(f"--worker-timeout must be a number of seconds above 0, "
+                          f"got {args.worker_timeout:g}")  # fmt: skip
+    return build(args.strategy, args.cpu_devices, args.worker_timeout, "train.py: error: ")
+
+
+def start(config, args: argparse.Namespace, strategy=None, cluster=None):
     """Load the data and build the run (printing what it found), ready to train."""
     from tqdm import tqdm
 
@@ -272,7 +313,8 @@ def start(config, args: argparse.Namespace):
                 config, run_dir=args.resume or args.run_dir, runs_dir=RUNS_DIR,
                 resume=args.resume is not None, data=args.data, default_data=CELEBA_DIR,
                 cache_dir=None if args.no_cache else (args.cache_dir or CACHE_DIR),
-                progress=progress,
+                progress=progress, strategy=strategy,
+                chief=cluster is None or cluster.is_chief,
             )  # fmt: skip
         finally:
             for bar in bars:
@@ -286,9 +328,21 @@ def start(config, args: argparse.Namespace):
     length = (f"{plan.iterations} iterations to {plan.last_step}" if config.iterations
               else f"{config.epochs} epochs")
     recipe = f"preset {config.preset}" if config.preset else "the constants in train.py"
-    print(f"run folder: {session.folder.path}  ({recipe}; {plan.steps_per_epoch} generator "
+    where = session.folder.path if session.scratch is None else "written by the chief"
+    print(f"run folder: {where}  ({recipe}; {plan.steps_per_epoch} generator "
           f"iterations per epoch, {length}, {config.image_size}x{config.image_size}, "
           f"{config.precision})")
+    replicas = session.model.distribute_strategy.num_replicas_in_sync
+    if replicas > 1 or cluster is not None:
+        from wgan.trainer import distribution
+
+        spread = distribution(session.model.distribute_strategy, config.batch_size)
+        role = ""
+        if cluster is not None:
+            role = (f"; {cluster.me} of {cluster.workers}, "
+                    f"{'the chief' if cluster.is_chief else 'writes nothing'}")  # fmt: skip
+        print(f"strategy: {spread['strategy']}, {replicas} replicas{role}; batch "
+              f"{config.batch_size} = {spread['per_replica_batch']} per replica")
     return session
 
 
@@ -330,7 +384,7 @@ def train(session) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     from wgan.checkpoint import read_best
-    from wgan.errors import DiskFullError
+    from wgan.errors import DiskFullError, PeerLostError
     from wgan.interrupt import Interrupted, catch_signals
     from wgan.monitor import NonFiniteLossError
 
@@ -338,6 +392,8 @@ def train(session) -> int:
     start = time.perf_counter()
     progress = progress_bar(session)
     resume = f"  python scripts/train.py --resume {folder.path}\n"
+    if session.scratch is not None:  # a worker other than the chief: its folder is scratch
+        resume = "  the same command on every worker, with --resume and the chief's run folder\n"
     try:
         # Warnings (a flat critic loss) print above the progress bar instead of through it.
         # Ctrl-C or SIGTERM: the iteration in progress ends and the state is saved (a second
@@ -346,7 +402,9 @@ def train(session) -> int:
             session.fit(callbacks=[progress], stop=stop)
     except Interrupted as err:
         progress.on_train_end()
-        sys.stderr.write(f"\ntrain.py: {err}. Continue with:\n{resume}")
+        said = str(err) if session.scratch is None else str(err).replace(
+            err.saved, "in the chief's run folder")  # fmt: skip
+        sys.stderr.write(f"\ntrain.py: {said}. Continue with:\n{resume}")
         return err.exit_code
     except KeyboardInterrupt:
         sys.stderr.write(f"\ninterrupted; the last saved state is kept. Continue with:\n{resume}")
@@ -355,11 +413,18 @@ def train(session) -> int:
         progress.on_train_end()
         sys.stderr.write(f"\ntrain.py: error: {err}:\n{resume}")
         return 2
+    except PeerLostError as err:
+        progress.on_train_end()
+        sys.stderr.write(f"\ntrain.py: error: {err}\n")
+        return 2
     except NonFiniteLossError as err:
         progress.on_train_end()
         sys.stderr.write(f"train.py: error: {err}\n")
         return 3
     minutes = (time.perf_counter() - start) / 60
+    if session.scratch is not None:
+        print(f"done in {minutes:.1f} min; the chief wrote the run folder")
+        return 0
     print(f"done in {minutes:.1f} min: grids in {folder.images}, "
           f"metrics in {folder.metrics} and {folder.loss_plot}")
     best = read_best(folder.checkpoints)

@@ -127,13 +127,22 @@ def optimizer_for(
     config: TrainConfig, lr: float | None = None, total_updates: int | None = None
 ) -> keras.optimizers.Optimizer:
     """The optimizer of one network; with ``config.decay_after`` < 1 and ``total_updates``, its
-    learning rate is constant for that share of the updates, then falls linearly to 0."""
+    learning rate is constant for that share of the updates, then falls linearly to 0.
+
+    Under ``--precision fp16`` it is wrapped in a ``LossScaleOptimizer``: float16 gradients
+    underflow without loss scaling, and Keras' ``compile`` would wrap only ``model.optimizer``,
+    which a GAN does not use. ``GAN`` scales each objective with ``optimizer.scale_loss``.
+    """
     lr = lr or config.lr
     if config.decay_after < 1.0 and total_updates:
         lr = LinearDecay(lr, total_updates, int(config.decay_after * total_updates))
     if config.optimizer == "adam":
-        return keras.optimizers.Adam(lr, beta_1=config.beta1, beta_2=config.beta2)
-    return keras.optimizers.RMSprop(lr)
+        optimizer = keras.optimizers.Adam(lr, beta_1=config.beta1, beta_2=config.beta2)
+    else:
+        optimizer = keras.optimizers.RMSprop(lr)
+    if config.dtype_policy == "mixed_float16":
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
 
 
 def terms_for(config: TrainConfig) -> list:

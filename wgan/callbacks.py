@@ -14,6 +14,7 @@ import keras
 
 from wgan.checkpoint import TrainingState, save_generator_weights
 from wgan.data import to_uint8
+from wgan.distribute import Agreement
 from wgan.evaluation import SWDEvaluator
 from wgan.grids import make_grid
 from wgan.history import append_row, columns_for, read_metrics
@@ -200,18 +201,21 @@ class KeepGenerator(keras.callbacks.Callback):
 
 
 class SaveBest(keras.callbacks.Callback):
-    """Write the full state as ``best`` whenever an epoch's SWD beats the best so far."""
+    """Write the full state as ``best`` whenever an epoch's SWD beats the best so far (on
+    every worker at once, when any worker's SWD does: ``wgan.distribute.Agreement``)."""
 
-    def __init__(self, state: TrainingState):
+    def __init__(self, state: TrainingState, agree: Agreement | None = None):
         super().__init__()
         self.state = state
+        self.agree = agree or Agreement()
 
     def on_epoch_end(self, epoch, logs=None):
         swd = (logs or {}).get("swd")
-        if swd is None or not math.isfinite(swd):
+        if swd is None:
             return
         best = self.state.best
-        if best is None or swd < best[1]:
+        better = math.isfinite(swd) and (best is None or swd < best[1])
+        if self.agree(better)[0]:
             self.state.save_best(epoch + 1, swd)
             log.info("epoch %d: new best SWD %.4g, saved as the best checkpoint", epoch + 1, swd)
 
@@ -246,8 +250,10 @@ class InsideEpoch(keras.callbacks.Callback):
         last_step: int,
         minutes: float = 0.0,
         stop: StopRequest | None = None,
+        agree: Agreement | None = None,
     ):
         super().__init__()
+        self.agree = agree or Agreement()
         self.state, self.steps, self.last_step = state, steps, last_step
         self.first_epoch, self.position = first_epoch, position
         self.seconds = minutes * 60.0
@@ -274,7 +280,11 @@ class InsideEpoch(keras.callbacks.Callback):
         position = step - self.epoch_start
         if position >= self.steps or step >= self.last_step:
             return  # the epoch's end saves, and stops on a request (on_epoch_end)
-        due = self.seconds and time.monotonic() - self.saved_at >= self.seconds
+        due = bool(self.seconds) and time.monotonic() - self.saved_at >= self.seconds
+        # A multi-worker run saves and stops on every worker at once (they all-reduce to save).
+        stops, due = self.agree(bool(self.stop), due)
+        if stops and not self.stop:
+            self.stop.from_peer()
         if not (self.stop or due):
             return
         # A broken state is never saved: the epoch's end stops the run on it (StopOnNonFinite),
@@ -288,6 +298,8 @@ class InsideEpoch(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.saved_at = time.monotonic()
+        if self.agree(bool(self.stop))[0] and not self.stop:
+            self.stop.from_peer()
         if self.stop and self.step < self.last_step:
             saved = self.state.manager.latest_checkpoint or ""
             raise Interrupted(self.stop, epoch + 1, 0, self.step, saved)

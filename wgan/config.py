@@ -30,7 +30,8 @@ from wgan.shapes import CHANNELS, base_size
 from wgan.translation import DIRECTIONS, PAIRS, TRANSLATION_MODELS
 from wgan.translators import TRANSLATION_NORMS
 
-PRECISIONS = {"float32": None, "bf16": "mixed_bfloat16"}
+# Keras dtype policies; "fp16" (for GPUs) also wraps both optimizers in loss scaling (build.py).
+PRECISIONS = {"float32": None, "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 PRECISION_CHOICES = (*PRECISIONS, "auto")
 OPTIMIZERS = ("rmsprop", "adam")
 # Bump when a run folder written by an older version cannot be resumed by this one.
@@ -91,7 +92,9 @@ class TrainConfig:
     keep_every: int = 10  # keep the generator's weights every this many epochs; 0 = off
     flat_patience: int = 5  # warn when the critic loss is flat for this many epochs; 0 = off
     checkpoint_minutes: float = 10.0  # save the full state this often inside an epoch; 0 = off
-    precision: str = "float32"  # "float32", "bf16" (Keras mixed_bfloat16) or "auto"
+    tensorboard: bool = True  # write RUN/tensorboard/ for `tensorboard --logdir runs`
+    tensorboard_every: int = 10  # iterations between its per-iteration points; 0 = epochs only
+    precision: str = "float32"  # "float32", "bf16" (mixed_bfloat16), "fp16" (GPUs) or "auto"
     model: str = "gan"  # gan, cgan, acgan, infogan or sgan (the presets of the same names)
     critic_condition: str = "projection"  # cgan: how the critic sees the label (or "maps")
     attributes: str = ""  # cgan/acgan on CelebA: attributes to condition on, "Smiling,Male"
@@ -148,6 +151,9 @@ class TrainConfig:
                 f"--checkpoint-minutes must be 0 (only at epoch ends) or more, "
                 f"got {self.checkpoint_minutes}"
             )
+        if self.tensorboard_every < 0:
+            raise ConfigError(f"--tensorboard-every must be 0 (epochs only) or a positive number "
+                              f"of iterations, got {self.tensorboard_every}")  # fmt: skip
         if self.flat_patience == 1:
             raise ConfigError("--flat-patience must be 0 (off) or at least 2 epochs, got 1")
         if self.eval_every and self.eval_samples < 2:

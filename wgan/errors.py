@@ -21,5 +21,9 @@ class ConfigError(WganError, ValueError):
     """A hyperparameter has a value the models or the trainer cannot use."""
 
 
+class PeerLostError(WganError):
+    """A worker of a multi-worker run stopped answering; every worker must be restarted."""
+
+
 class DiskFullError(WganError, OSError):
     """The disk filled while the run was writing; what was saved before stays readable."""

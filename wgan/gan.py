@@ -23,6 +23,7 @@ import tensorflow as tf
 from keras import ops
 
 from wgan.conditioning import SCORE
+from wgan.distribute import is_multi_worker
 from wgan.ema import EMA
 from wgan.errors import ConfigError
 from wgan.heads import Head
@@ -328,7 +329,7 @@ class GAN(keras.Model):
         fake = self.generator(self.generator_inputs(latent, labels), training=True)
         with tf.GradientTape() as tape:
             objective, loss, values, _, outputs = self._critic_objective(batch, fake, latent)
-            scaled = _scale_for_replicas(objective)
+            scaled = _scale_for_replicas(objective, self.critic_optimizer)
         self.apply_critic(tape.gradient(scaled, self.critic.trainable_variables))
         return self._critic_values(loss, values, outputs)
 
@@ -350,7 +351,7 @@ class GAN(keras.Model):
                 critic_trainable, critic_state, self.critic_inputs(fake, labels), training=True
             )
             objective, values = self._generator_objective(self.as_outputs(outputs), batch, latent)
-            scaled = _scale_for_replicas(objective)
+            scaled = _scale_for_replicas(objective, self.generator_optimizer)
         self.apply_generator(tape.gradient(scaled, self.generator.trainable_variables))
         return values
 
@@ -371,8 +372,8 @@ class GAN(keras.Model):
             generator_objective, generator_values = self._generator_objective(
                 outputs[1], batch, latent
             )
-            critic_scaled = _scale_for_replicas(objective)
-            generator_scaled = _scale_for_replicas(generator_objective)
+            critic_scaled = _scale_for_replicas(objective, self.critic_optimizer)
+            generator_scaled = _scale_for_replicas(generator_objective, self.generator_optimizer)
         critic_grads = tape.gradient(critic_scaled, self.critic.trainable_variables)
         generator_grads = tape.gradient(generator_scaled, self.generator.trainable_variables)
         del tape
@@ -392,7 +393,24 @@ class GAN(keras.Model):
         self.train_iterations.assign_add(1)
         for name, tracker in self.trackers.items():
             tracker.update_state(values[name])
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        results = {name: tracker.result() for name, tracker in self.trackers.items()}
+        if self._multi_worker:
+            # Keras reduces a multi-worker step's outputs with strategy.reduce(..., axis=0),
+            # which refuses scalars (keras issue 20585): give it shape [1].
+            results = {name: ops.reshape(value, (1,)) for name, value in results.items()}
+        return results
+
+    @property
+    def _multi_worker(self) -> bool:
+        return is_multi_worker(self.distribute_strategy)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Skip Keras' first-batch symbolic build: the networks are built when the model is
+        made and ``compile`` builds both optimizers, so it has nothing to build, and under
+        ``MultiWorkerMirroredStrategy`` it all-reduces a data batch, which fails (uint8 and
+        PerReplica values; keras issue 20585). Private Keras API:
+        tests/test_distribute.py fails when ``fit`` stops calling it."""
+        return None
 
     # -- saving ---------------------------------------------------------------------------------
     def get_config(self) -> dict:
@@ -455,7 +473,11 @@ def _seed_states(networks: list[keras.Model]) -> list:
     return found
 
 
-def _scale_for_replicas(loss):
-    """Divide by the replica count: gradients are summed across replicas before the update."""
+def _scale_for_replicas(loss, optimizer: keras.optimizers.Optimizer | None = None):
+    """Divide by the replica count (gradients are summed across replicas before the update),
+    then apply ``optimizer.scale_loss``: a ``LossScaleOptimizer`` (``--precision fp16``)
+    multiplies by its dynamic scale so that float16 gradients do not underflow, and its
+    ``apply`` divides the gradients back and skips a step whose gradients are not finite."""
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    return loss / replicas if replicas > 1 else loss
+    loss = loss / replicas if replicas > 1 else loss
+    return loss if optimizer is None else optimizer.scale_loss(loss)

@@ -23,12 +23,19 @@ class StopRequest:
     """Set by a signal handler (or a caller), read by training after each iteration."""
 
     signum: int | None = None
+    peer: bool = False  # another worker of a multi-worker run got the signal
 
     def __bool__(self) -> bool:
         return self.signum is not None
 
+    def from_peer(self) -> None:
+        """Stop because another worker stops (they train in lockstep: none goes on alone)."""
+        self.signum, self.peer = signal.SIGTERM, True
+
     @property
     def name(self) -> str:
+        if self.peer:
+            return "a signal to another worker"
         return signal.Signals(self.signum).name if self.signum else ""
 
 

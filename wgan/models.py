@@ -18,7 +18,7 @@ from wgan.conditioning import (
 )
 from wgan.convolution import Conv2D
 from wgan.errors import ConfigError
-from wgan.normalization import FusedBatchNormalization, LayerNormalization
+from wgan.normalization import LayerNormalization, batch_norm
 from wgan.shapes import CHANNELS, base_size, n_blocks
 from wgan.spectral import Dense
 
@@ -42,11 +42,7 @@ def _normalization(norm: str, name: str, init_stddev: float, dtype):
     package's layer norm, whose second derivatives are exact, for gradient-penalty critics.
     """
     if norm == "batch":
-        return FusedBatchNormalization(
-            gamma_initializer=keras.initializers.RandomNormal(1.0, init_stddev),
-            dtype=dtype,
-            name=f"bn_{name}",
-        )
+        return batch_norm(keras.initializers.RandomNormal(1.0, init_stddev), dtype, f"bn_{name}")
     if norm == "layer":
         return LayerNormalization(dtype=dtype, name=f"ln_{name}")
     return None
@@ -153,9 +149,7 @@ def build_generator(
 
     def normalize(x, name: str):
         if norm == "batch":  # one shared initializer, as the networks were first written
-            return FusedBatchNormalization(
-                gamma_initializer=gamma_init, dtype=dtype, name=f"bn_{name}"
-            )(x)
+            return batch_norm(gamma_init, dtype, f"bn_{name}")(x)
         layer = _normalization(norm, name, init_stddev, dtype)
         return x if layer is None else layer(x)
 

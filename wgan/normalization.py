@@ -66,6 +66,18 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         return tf.cast(outputs, self.compute_dtype)
 
 
+def batch_norm(gamma_initializer, dtype, name: str) -> FusedBatchNormalization:
+    """The networks' batch norm. Built under a strategy with several replicas it is
+    synchronised: the batch statistics are those of the global batch (one all-reduce per
+    layer and pass), so a batch split across replicas normalises as it does on one device,
+    and the moving statistics stay equal on every replica. (Unsynchronised, each replica
+    would normalise by its own share and keep its own moving statistics.)"""
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return FusedBatchNormalization(
+        gamma_initializer=gamma_initializer, dtype=dtype, name=name, synchronized=replicas > 1
+    )
+
+
 @keras.saving.register_keras_serializable(package="wgan")
 class LayerNormalization(keras.layers.Layer):
     """Per-sample normalisation over all non-batch axes, then a per-channel scale and offset.

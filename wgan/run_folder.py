@@ -5,6 +5,8 @@ A run folder (``runs/<date-time>/``)::
     config.json                      resolved hyperparameters, metric names, versions, command
     metrics.csv                      one row per epoch (see wgan.history)
     loss.png                         the losses and the SWD, redrawn every epoch
+    tensorboard/                     the hyperparameters (HParams); train/: every metric per
+                                     epoch and per N iterations, the SWD, the grids (wgan.board)
     images/real.png                  a grid of real training images
     images/epoch_0001.png            the samples of the fixed noise batch after epoch 1 ...
     images/epoch_0001/sample_00.png  ... and each of them as a file of its own
@@ -35,6 +37,8 @@ from pathlib import Path
 CONFIG = "config.json"
 METRICS = "metrics.csv"
 LOSS_PLOT = "loss.png"
+TENSORBOARD = "tensorboard"  # event files for `tensorboard --logdir runs` (wgan.board)
+TENSORBOARD_TRAIN = "train"  # in tensorboard/: where Keras' TensorBoard callback writes
 IMAGES = "images"
 REAL_GRID = "real.png"
 TRANSLATION_INPUTS = "inputs"  # in images/: the input of each translated sample
@@ -89,6 +93,8 @@ class RunFolder:
     config = property(lambda self: self.path / CONFIG)
     metrics = property(lambda self: self.path / METRICS)
     loss_plot = property(lambda self: self.path / LOSS_PLOT)
+    tensorboard = property(lambda self: self.path / TENSORBOARD)
+    tensorboard_train = property(lambda self: self.path / TENSORBOARD / TENSORBOARD_TRAIN)
     images = property(lambda self: self.path / IMAGES)
     real_grid = property(lambda self: self.path / IMAGES / REAL_GRID)
     translation_inputs = property(lambda self: self.path / IMAGES / TRANSLATION_INPUTS)

@@ -14,6 +14,7 @@ import math
 import os
 import shutil
 import sys
+import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from wgan.board import RunBoard
 from wgan.build import build_gan, classifier_for
 from wgan.callbacks import (
     EvaluateSWD,
@@ -50,7 +52,8 @@ from wgan.data import (
     reuse_message,
     steps_per_epoch,
 )
-from wgan.errors import ConfigError, DiskFullError, WganError, first_line
+from wgan.distribute import Agreement, is_multi_worker, lost_peer, per_replica_batch
+from wgan.errors import ConfigError, DiskFullError, PeerLostError, WganError, first_line
 from wgan.evaluation import SWDEvaluator
 from wgan.gan import CRITIC_LOSS, GAN
 from wgan.grids import make_grid
@@ -69,12 +72,13 @@ from wgan.labels import LabelSet, balanced_subset
 from wgan.lock import RunLock
 from wgan.monitor import FlatCriticWarning, StopOnNonFinite
 from wgan.pairs import Domains
-from wgan.run_folder import RunFolder
+from wgan.run_folder import BEST_DIR, KEPT_DIR, RunFolder
 from wgan.schedules import make_schedule
 from wgan.sources import load_training_data
 from wgan.translation_grids import Examples, TranslationSWD, write_inputs
 
 log = logging.getLogger(__name__)
+AutoShardPolicy = tf.data.experimental.AutoShardPolicy
 
 
 def fixed_noise(config: TrainConfig) -> np.ndarray:
@@ -204,6 +208,8 @@ class Session:
     rows: Rows = field(default_factory=Rows)
     domains: Domains | None = None  # an image-to-image run's pairs or domains
     lock: RunLock | None = None  # held from start_run until fit ends
+    agree: Agreement = field(default_factory=Agreement)  # one decision for every worker
+    scratch: Path | None = None  # a non-chief worker's folder, removed when it is done
 
     @property
     def grid(self):
@@ -222,7 +228,12 @@ class Session:
             warnings.simplefilter("ignore", ReusedImagesWarning)
             where = {"seed": self.config.seed, "first_epoch": first_epoch, "epochs": epochs,
                      "skip": skip}  # fmt: skip
-            return self._dataset(where)
+            data = self._dataset(where)
+        # Every worker builds the same batches and keeps its share of each (the data is in
+        # memory: there are no files to shard).
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = AutoShardPolicy.DATA
+        return data.with_options(options)
 
     def _dataset(self, where: dict):
         rows, config = self.rows, self.config
@@ -254,39 +265,51 @@ class Session:
         """
         try:
             return self._fit(callbacks, stop)
+        except (tf.errors.UnavailableError, tf.errors.CancelledError) as err:
+            if not is_multi_worker(self.model.distribute_strategy):
+                raise
+            raise PeerLostError(
+                f"{lost_peer(err)} stopped answering, and the other workers cannot go on "
+                f"without it; the last saved state is {self._saved()}: restart every worker "
+                "with --resume and the chief's run folder"
+            ) from None
         except Exception as err:
             if not is_disk_full(err):
                 raise
-            raise DiskFullError(self._full_disk(err)) from None
+            _remove_stale(self.folder)  # the half-written file takes space the resume needs
+            raise DiskFullError(
+                f"the disk holding {self.folder.path} is full ({first_line(err)}); every file "
+                f"written before is intact, and the last saved state is {self._saved()}: free "
+                "some space and resume"
+            ) from None
         finally:
             self.close()
 
-    def _full_disk(self, err: Exception) -> str:
-        """What a full disk cost: the write that failed, and the state a resume starts from."""
-        _remove_stale(self.folder)  # the half-written file takes space the resume needs
+    def _saved(self) -> str:
+        """Where a resume starts from: the newest save, and where in the run it was."""
         kept = self.state.newest()
-        where = "nothing yet (the run starts again)"
-        if kept is not None:
-            epoch, position, step = checkpoint_position(kept)
-            at = (f"{position} iterations into epoch {epoch + 1}" if position
-                  else f"the end of epoch {epoch}")  # fmt: skip
-            where = f"at {at} (iteration {step}) in {kept}"
-        failed = first_line(err)
-        return (f"the disk holding {self.folder.path} is full ({failed}); every file written "
-                f"before is intact, and the last saved state is {where}: free some space and "
-                "resume")  # fmt: skip
+        if kept is None:
+            return "nothing yet (the run starts again)"
+        epoch, position, step = checkpoint_position(kept)
+        at = (f"{position} iterations into epoch {epoch + 1}" if position
+              else f"the end of epoch {epoch}")  # fmt: skip
+        return f"at {at} (iteration {step})" + ("" if self.scratch else f" in {kept}")
 
     def close(self) -> None:
-        """Let another process train this run folder."""
+        """Let another process train this run folder (and drop a non-chief worker's scratch
+        folder)."""
         if self.lock is not None:
             self.lock.release()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
     def _fit(self, callbacks, stop) -> GAN:
         config, plan, model, folder = self.config, self.plan, self.model, self.folder
         if plan.last_epoch > plan.first_epoch:
             steps = plan.steps_per_epoch
             inside = InsideEpoch(self.state, steps, plan.first_epoch, plan.position,
-                                 plan.last_step, config.checkpoint_minutes, stop)  # fmt: skip
+                                 plan.last_step, config.checkpoint_minutes, stop,
+                                 self.agree)  # fmt: skip
             at_step = [StopAtStep(plan.first_step, plan.last_step)] if config.iterations else []
             listed = _Segments([*_run_callbacks(self), inside, *at_step, *callbacks],
                                add_history=True, model=model, epochs=plan.last_epoch,
@@ -358,6 +381,8 @@ def open_session(
         log.warning(reuse)  # once here; the data set's own warning is silenced in fit
     keras.utils.set_random_seed(config.seed)
     strategy = strategy or tf.distribute.get_strategy()
+    replicas = strategy.num_replicas_in_sync
+    per_replica_batch(config.batch_size, replicas)
     with strategy.scope():
         model = build_gan(config, total_iterations=config.iterations or config.epochs * steps)
         # An image-to-image run's grids show held-out images the seed picks: no noise to keep.
@@ -369,6 +394,7 @@ def open_session(
     if config.iterations:
         config.epochs = plan.last_epoch
     if record is not None:
+        record = {**record, "distribution": distribution(strategy, config.batch_size)}
         write_json(folder.config, _config_record(config, model, steps, record, folder, resume))
     if resume:
         dropped = truncate_after(folder.metrics, first_epoch)
@@ -378,10 +404,25 @@ def open_session(
     if not folder.real_grid.exists():
         save_png(folder.real_grid, make_grid(images[: config.grid_samples]))
     session = Session(config, folder, images, model, state, plan, labels=labels, rows=rows,
-                      domains=domains)  # fmt: skip
+                      domains=domains, agree=Agreement(strategy))  # fmt: skip
     if domains is not None:
         write_inputs(session.grid, folder)
     return session
+
+
+def distribution(strategy: tf.distribute.Strategy, batch_size: int) -> dict:
+    """How a session spreads its batch: the strategy, replicas (and workers), and each
+    replica's share of the global batch."""
+    replicas = strategy.num_replicas_in_sync
+    workers = strategy.extended._num_workers if is_multi_worker(strategy) else 1  # noqa: SLF001
+    return {
+        "strategy": ("multiworker" if is_multi_worker(strategy) else
+                     "mirrored" if isinstance(strategy, tf.distribute.MirroredStrategy) else
+                     "one"),  # fmt: skip
+        "replicas": replicas,
+        "workers": workers,
+        "per_replica_batch": per_replica_batch(batch_size, replicas),
+    }
 
 
 def _config_record(
@@ -420,22 +461,26 @@ def start_run(
     cache_dir: str | os.PathLike | None = None,
     progress: Callable[[int, int], None] | None = None,
     strategy: tf.distribute.Strategy | None = None,
-    lock: bool = True,
+    chief: bool = True,
 ) -> Session:
     """Everything before the first iteration: the run folder (a new one never overwrites
     another run; nothing is left behind when this fails), the images, config.json, the model
     and, with ``resume``, its restored state. ``run_dir`` defaults to ``runs_dir/<date-time>``.
 
     The session holds the run folder's lock (``wgan.lock``) until ``fit`` ends, so a second
-    process cannot train the same folder; ``lock=False`` is for the workers of a multi-worker
-    run other than the chief, which write nothing there.
+    process cannot train the same folder. The other workers of a multi-worker run
+    (``chief=False``) write nothing there: they train into a scratch folder, removed at the
+    end, and a resume starts them from the chief's checkpoint (see ``wgan.distribute``).
     """
+    if not chief:
+        return _start_worker(config, run_dir, resume, data, default_data, cache_dir, progress,
+                             strategy)  # fmt: skip
     if resume:
         folder = RunFolder(run_dir)
         created = False
-        held = RunLock(folder.lock).acquire() if lock else None
+        held = RunLock(folder.lock).acquire()
     else:
-        folder, created, held = _new_run_folder(run_dir, runs_dir, lock)
+        folder, created, held = _new_run_folder(run_dir, runs_dir)
     try:
         if resume:
             _remove_stale(folder)  # what a process killed mid-write left behind
@@ -476,7 +521,45 @@ def start_run(
     return session
 
 
-def _new_run_folder(run_dir, runs_dir, lock: bool) -> tuple[RunFolder, bool, RunLock | None]:
+def _start_worker(config, run_dir, resume, data, default_data, cache_dir, progress, strategy):
+    """A non-chief worker's session: the same model, data and restored state as the chief's,
+    in a scratch folder (a copy of the run's config, metrics and checkpoints when resuming)."""
+    scratch = Path(tempfile.mkdtemp(prefix="wgan-worker-"))
+    folder = RunFolder(scratch)
+    try:
+        if resume:
+            _copy_for_resume(RunFolder(run_dir), folder)
+        loaded = load_training_data(
+            config, None if resume else data, default_data, cache_dir, progress
+        )
+        config.data, config.n_images = loaded.source, int(len(loaded.images))
+        loaded.describe_labels(config)
+        config.precision = resolve_precision(config.precision)
+        session = open_session(config, loaded.images, folder, resume, strategy,
+                               labels=loaded.labels, domains=loaded.domains)  # fmt: skip
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    session.notes, session.scratch = loaded.notes, scratch
+    return session
+
+
+def _copy_for_resume(run: RunFolder, scratch: RunFolder) -> None:
+    """What a worker reads to resume (never writes) from the chief's run folder: the
+    config, the metrics and the checkpoints to restore (not the kept generator weights, nor
+    the best checkpoint, which only the chief writes)."""
+    if not run.config.is_file():
+        raise ConfigError(f"--resume {run.path}: no config.json there; every worker needs the "
+                          "chief's run folder on a shared file system")  # fmt: skip
+    for path in (run.config, run.metrics):
+        if path.is_file():
+            shutil.copy2(path, scratch.path / path.name)
+    skip = shutil.ignore_patterns(KEPT_DIR, BEST_DIR, "*.tmp*", "*_temp*")
+    if run.checkpoints.is_dir():
+        shutil.copytree(run.checkpoints, scratch.checkpoints, ignore=skip)
+
+
+def _new_run_folder(run_dir, runs_dir) -> tuple[RunFolder, bool, RunLock]:
     path = Path(run_dir) if run_dir else Path(runs_dir) / dt.datetime.now().strftime(
         "%Y%m%d-%H%M%S"
     )
@@ -489,8 +572,6 @@ def _new_run_folder(run_dir, runs_dir, lock: bool) -> tuple[RunFolder, bool, Run
         raise ConfigError(
             f"--run-dir {path} is not writable ({err.strerror}); choose another folder"
         ) from None
-    if not lock:
-        return folder, created, None
     held = RunLock(folder.lock).acquire()  # two runs given one --run-dir: the second stops here
     try:
         _refuse_used(folder)
@@ -575,7 +656,7 @@ def _run_callbacks(session: Session) -> list[keras.callbacks.Callback]:
         SampleGrid(folder, session.grid, config.sample_every, last_epoch),
         LossPlot(folder.metrics, folder.loss_plot),
         KeepGenerator(state.directory, config.keep_every, config.eval_every, last_epoch),
-        SaveBest(state),
+        SaveBest(state, session.agree),
         SaveCheckpoint(state),
     ]
     if config.eval_every > 0 and session.domains is not None:
@@ -589,6 +670,8 @@ def _run_callbacks(session: Session) -> list[keras.callbacks.Callback]:
             labels=None if session.labels is None else session.labels.values,
         )  # fmt: skip
         found.insert(1, EvaluateSWD(evaluator, config.eval_every, last_epoch))
+    if config.tensorboard:  # after the SWD and the grid, which it logs; before the save
+        found.insert(-1, RunBoard(folder, config, last_epoch))
     if config.flat_patience:
         found.insert(-1, FlatCriticWarning(config.flat_patience, history))
     return found

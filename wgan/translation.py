@@ -157,7 +157,10 @@ class Identity(Term):
 class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     """Constant, then linearly to 0: CycleGAN's schedule (100 epochs at 2e-4, 100 decaying),
     counted here in optimizer updates, so a run given in iterations decays the same way. The
-    position is the optimizer's update count, which the checkpoint keeps."""
+    position is the optimizer's update count, which the checkpoint keeps. Under ``--precision
+    fp16`` a step that loss scaling skips (gradients not finite) is not counted, so the decay
+    ends that many updates late: one per halving of the loss scale, which tries to double
+    every 2,000 finite updates."""
 
     def __init__(self, learning_rate: float, total_steps: int, decay_start: int):
         self.learning_rate = float(learning_rate)
@@ -253,7 +256,7 @@ class Translator(GAN):
                     extra[name] = extra.get(name, 0.0) + value / len(self.directions)
                 real = real + ops.mean(real_scores) / len(self.directions)
                 fake = fake + ops.mean(fake_scores) / len(self.directions)
-            scaled = _scale_for_replicas(objective)
+            scaled = _scale_for_replicas(objective, self.critic_optimizer)
         self.apply_critic(tape.gradient(scaled, self.critic.trainable_variables))
         return {"critic_loss": objective, "critic_real": real, "critic_fake": fake, **extra}
 
@@ -277,7 +280,7 @@ class Translator(GAN):
                 weighted, term_values = term.generator_loss(self, batch, fakes)
                 objective = objective + weighted
                 values.update(term_values)
-            scaled = _scale_for_replicas(objective)
+            scaled = _scale_for_replicas(objective, self.generator_optimizer)
         self.apply_generator(tape.gradient(scaled, self.generator.trainable_variables))
         return values
 
