@@ -87,7 +87,7 @@ TEST_DROPOUT = False  # pix2pix: translate with dropout and batch statistics, as
 # "mirrored" (every local GPU in this process) or "multiworker" (one process per machine, as
 # the TF_CONFIG environment variable lists them). BATCH_SIZE stays the global batch.
 STRATEGY = "auto"
-WORKER_TIMEOUT = 120.0  # multiworker: seconds to wait for the other workers before giving up
+WORKER_TIMEOUT = 120.0  # multiworker: seconds to wait for the other workers to start
 # Image folder, "demo" or "digits" (built-in MNIST); None = celeba-dataset/, or demo when empty
 DATA = None
 CELEBA_DIR = HOME / "celeba-dataset"
@@ -215,8 +215,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="auto, one, mirrored or multiworker (TF_CONFIG) "
                         f"(default {STRATEGY})")  # fmt: skip
     parser.add_argument("--worker-timeout", type=float, default=WORKER_TIMEOUT, metavar="S",
-                        help="multiworker: seconds to wait for the other workers, and to "
-                        f"notice one that stops answering (default {WORKER_TIMEOUT:g})")
+                        help="multiworker: seconds to wait for the other workers to start "
+                        f"(default {WORKER_TIMEOUT:g})")
     parser.add_argument("--cpu-devices", type=int, default=1, metavar="N",
                         help="split the CPU into N devices, to try --strategy mirrored "
                         "without GPUs (default 1)")  # fmt: skip
@@ -264,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     skip_failing_remapper()
     from wgan.errors import WganError
 
+    cluster = None
     try:
         config = resolve_config(args)
         strategy, cluster = make_strategy(args)
@@ -273,6 +274,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except WganError as err:
         sys.stderr.write(f"train.py: error: {err}\n")
+        return 2
+    except Exception as err:  # another worker failed while this one waited for it
+        import tensorflow as tf
+
+        from wgan.distribute import lost_peer
+
+        if cluster is None or not isinstance(err, tf.errors.OpError):
+            raise
+        sys.stderr.write(f"train.py: error: {lost_peer(err)} stopped before training began "
+                         "(see its own output); start every worker again\n")  # fmt: skip
         return 2
     return train(session)
 
@@ -402,8 +413,9 @@ def train(session) -> int:
             session.fit(callbacks=[progress], stop=stop)
     except Interrupted as err:
         progress.on_train_end()
-        said = str(err) if session.scratch is None else str(err).replace(
-            err.saved, "in the chief's run folder")  # fmt: skip
+        said = str(err)
+        if session.scratch is not None and err.saved:
+            said = said.replace(err.saved, "in the chief's run folder")
         sys.stderr.write(f"\ntrain.py: {said}. Continue with:\n{resume}")
         return err.exit_code
     except KeyboardInterrupt:

@@ -293,6 +293,13 @@ MIRRORED = textwrap.dedent(
             assert f"--schedule {schedule}" in str(err) and "\\n" not in str(err), err
         else:
             raise AssertionError(f"{schedule} ran on 2 replicas")
+    try:
+        with strategy.scope():
+            build_gan(TrainConfig(**tiny, precision="fp16"))
+    except ConfigError as err:
+        assert "--precision fp16" in str(err) and "--strategy one" in str(err), err
+    else:
+        raise AssertionError("fp16 ran on 2 replicas")
     print("OK")
     """
 )

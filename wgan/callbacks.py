@@ -201,12 +201,13 @@ class KeepGenerator(keras.callbacks.Callback):
 
 
 class SaveBest(keras.callbacks.Callback):
-    """Write the full state as ``best`` whenever an epoch's SWD beats the best so far (on
-    every worker at once, when any worker's SWD does: ``wgan.distribute.Agreement``)."""
+    """Write the full state as ``best`` whenever an epoch's SWD beats the best so far. In a
+    multi-worker run the chief's SWD decides, for every worker at once (saving all-reduces:
+    ``wgan.distribute.Agreement``)."""
 
-    def __init__(self, state: TrainingState, agree: Agreement | None = None):
+    def __init__(self, state: TrainingState, agree: Agreement | None = None, chief: bool = True):
         super().__init__()
-        self.state = state
+        self.state, self.chief = state, chief
         self.agree = agree or Agreement()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -215,7 +216,7 @@ class SaveBest(keras.callbacks.Callback):
             return
         best = self.state.best
         better = math.isfinite(swd) and (best is None or swd < best[1])
-        if self.agree(better)[0]:
+        if self.agree(better and self.chief)[0]:
             self.state.save_best(epoch + 1, swd)
             log.info("epoch %d: new best SWD %.4g, saved as the best checkpoint", epoch + 1, swd)
 
@@ -282,24 +283,27 @@ class InsideEpoch(keras.callbacks.Callback):
             return  # the epoch's end saves, and stops on a request (on_epoch_end)
         due = bool(self.seconds) and time.monotonic() - self.saved_at >= self.seconds
         # A multi-worker run saves and stops on every worker at once (they all-reduce to save).
+        # Decided on the agreed flags only: a signal that lands during the all-reduce counts
+        # at the next iteration, on every worker alike.
         stops, due = self.agree(bool(self.stop), due)
+        if not (stops or due):
+            return
         if stops and not self.stop:
             self.stop.from_peer()
-        if not (self.stop or due):
-            return
         # A broken state is never saved: the epoch's end stops the run on it (StopOnNonFinite),
         # and a resume must start from the last good save, not from the broken one.
         finite = non_finite_state(self.model, logs or {}) is None
         saved = self.state.save_partial(self.epoch, position) if finite else ""
         self.saved_at = time.monotonic()
-        if self.stop:
+        if stops:
             saved = saved or self.state.newest() or "nothing (no good state yet)"
             raise Interrupted(self.stop, self.epoch, position if finite else 0, step, saved)
 
     def on_epoch_end(self, epoch, logs=None):
         self.saved_at = time.monotonic()
-        if self.agree(bool(self.stop))[0] and not self.stop:
+        stops = self.agree(bool(self.stop))[0]
+        if stops and not self.stop:
             self.stop.from_peer()
-        if self.stop and self.step < self.last_step:
+        if stops and self.step < self.last_step:
             saved = self.state.manager.latest_checkpoint or ""
             raise Interrupted(self.stop, epoch + 1, 0, self.step, saved)

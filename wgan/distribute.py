@@ -12,8 +12,8 @@ Multi-worker runs need three things that one process does not:
   TensorFlow until every worker has joined, with no timeout, holding Python's lock (no signal
   handler or thread runs). A watchdog process probes the peers' addresses meanwhile and,
   after ``timeout`` seconds, ends this one with a line naming the address that never
-  answered (``wait_for_cluster``). A worker that stops answering later is noticed by
-  TensorFlow's health check, tuned to the same timeout (``watch_peers``).
+  answered (``wait_for_cluster``). A worker that dies later is noticed by the heartbeat of
+  TensorFlow's coordination service (about 10 s here), and ``fit`` raises.
 - **Every worker makes the same collective calls.** Reading a metric's running mean (a
   sync-on-read variable), and so every checkpoint save, all-reduces across the workers: a
   save on one worker only would wait forever. So every worker runs the same callbacks at the
@@ -121,24 +121,13 @@ def wait_for_cluster(
     watchdog = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("peer_watch.py")), str(os.getpid()),
          str(timeout), prefix, f"{cluster.me} of a {cluster.workers}-worker run", *peers],
+        start_new_session=True,  # a Ctrl-C at the terminal is not for it
     )  # fmt: skip
     try:
         return build()
     finally:
         watchdog.kill()
         watchdog.wait()
-
-
-def watch_peers(timeout: float) -> None:
-    """Notice a worker that stops answering within about ``timeout`` seconds: TensorFlow's
-    health check then aborts the collectives every worker waits in, and ``fit`` raises.
-    By default it looks every 30 s and allows three 10 s tries; these are class attributes of
-    the strategy's extended object, with no public setting."""
-    from tensorflow.python.distribute import collective_all_reduce_strategy as collective
-
-    extended = collective.CollectiveAllReduceExtended
-    extended._check_health_interval = max(1.0, timeout / 4)  # noqa: SLF001
-    extended._check_health_timeout = max(1.0, min(10.0, timeout / 8))  # noqa: SLF001
 
 
 def _gpus() -> list[str]:
@@ -168,7 +157,6 @@ def make_strategy(
         )
     if name == "multiworker":
         cluster = read_cluster()
-        watch_peers(timeout)
         strategy = wait_for_cluster(tf.distribute.MultiWorkerMirroredStrategy, cluster,
                                     timeout, prefix)  # fmt: skip
         return strategy, cluster

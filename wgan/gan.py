@@ -202,10 +202,19 @@ class GAN(keras.Model):
             raise ConfigError(
                 f"--schedule {self.schedule.name} decides in the graph which updates to run, "
                 f"which tf.distribute cannot do with {replicas} replicas: use --schedule fixed "
-                "or train on one device"
+                "or --strategy one"
             )
         self.critic_optimizer = critic_optimizer or keras.optimizers.RMSprop(5e-5)
         self.generator_optimizer = generator_optimizer or keras.optimizers.RMSprop(5e-5)
+        scaled = (self.critic_optimizer, self.generator_optimizer)
+        if replicas > 1 and any(isinstance(o, keras.optimizers.LossScaleOptimizer) for o in scaled):
+            # Keras' LossScaleOptimizer decides whether a step overflowed from the first local
+            # replica's gradients, before they are summed: another replica's overflow would be
+            # applied (and workers could decide differently, then wait on each other).
+            raise ConfigError(
+                f"--precision fp16 cannot check {replicas} replicas' gradients for overflow "
+                "together: use --precision bf16 or float32, or --strategy one"
+            )
         self.critic_optimizer.build(self.critic.trainable_variables)
         self.generator_optimizer.build(self.generator.trainable_variables)
 

@@ -4,7 +4,8 @@
 worker has joined: no Python thread of that process runs meanwhile, and it has no timeout. This
 process probes the peers' addresses instead and, when its parent has not been told to go on
 within the timeout, writes one line naming the peers that never answered and ends the parent
-(SIGTERM, then SIGKILL). The parent stops it once the strategy is built.
+(SIGTERM, which TensorFlow's wait ignores, then SIGKILL). The parent kills it once the strategy
+is built; it also ends when the parent is gone.
 
 Usage: python peer_watch.py PARENT_PID TIMEOUT PREFIX WHO NAME=HOST:PORT ...
 """
@@ -43,6 +44,8 @@ def main(argv: list[str]) -> int:
     silent = [tuple(peer.split("=", 1)) for peer in argv[4:]]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if os.getppid() != parent:  # the parent ended (its pid may be another's soon)
+            return 0
         silent = [(name, address) for name, address in silent if not answers(address)]
         time.sleep(0.5)
     sys.stderr.write(f"{prefix}{message(who, silent, timeout)}\n")

@@ -554,7 +554,7 @@ def _copy_for_resume(run: RunFolder, scratch: RunFolder) -> None:
     for path in (run.config, run.metrics):
         if path.is_file():
             shutil.copy2(path, scratch.path / path.name)
-    skip = shutil.ignore_patterns(KEPT_DIR, BEST_DIR, "*.tmp*", "*_temp*")
+    skip = shutil.ignore_patterns(KEPT_DIR, BEST_DIR, "*.tmp*", "*_temp*", "*.tempstate*")
     if run.checkpoints.is_dir():
         shutil.copytree(run.checkpoints, scratch.checkpoints, ignore=skip)
 
@@ -656,7 +656,7 @@ def _run_callbacks(session: Session) -> list[keras.callbacks.Callback]:
         SampleGrid(folder, session.grid, config.sample_every, last_epoch),
         LossPlot(folder.metrics, folder.loss_plot),
         KeepGenerator(state.directory, config.keep_every, config.eval_every, last_epoch),
-        SaveBest(state, session.agree),
+        SaveBest(state, session.agree, chief=session.scratch is None),
         SaveCheckpoint(state),
     ]
     if config.eval_every > 0 and session.domains is not None:

@@ -226,7 +226,7 @@ class Translator(GAN):
         if replicas > 1 and self.pool.size:
             raise ConfigError(
                 f"the image pool keeps one history, which {replicas} replicas cannot share: "
-                "use --pool-size 0 or train on one device"
+                "use --pool-size 0 or --strategy one"
             )
 
     def _judge_inputs(self, direction: Direction, batch: dict, images):
