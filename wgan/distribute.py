@@ -175,8 +175,12 @@ def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
 
 
 def lost_peer(err: Exception) -> str:
-    """The worker TensorFlow's health check lists as down ("worker 1"), or "a worker"."""
-    found = re.findall(r"^/job:(\w+)/replica:\d+/task:(\d+)\s*$", str(err), re.M)
+    """The worker a collective's failure names ("worker 1"), or "a worker": the heartbeat
+    lists the tasks it lost one per line; a broken connection names its remote target."""
+    text = str(err)
+    found = re.findall(r"^/job:(\w+)/replica:\d+/task:(\d+)\s*$", text, re.M) or re.findall(
+        r"remote target /job:(\w+)/replica:\d+/task:(\d+)", text
+    )
     return f"{found[0][0]} {found[0][1]}" if found else "a worker"
 
 
