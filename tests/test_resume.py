@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from sessions import StopAt, start
 
 from wgan.errors import ConfigError
 from wgan.interrupt import Interrupted, StopRequest
@@ -37,26 +38,6 @@ def config(preset: str):
     if preset == "sgan":
         flags.update(image_size=16, channels=1)
     return resolve({}, preset, flags)
-
-
-class StopAt(keras.callbacks.Callback):
-    """A signal's effect, on cue: ask for a stop as the ``at``-th iteration of this session
-    begins (training finishes it, saves and raises ``Interrupted``)."""
-
-    def __init__(self, at: int, request: StopRequest):
-        super().__init__()
-        self.at, self.request, self.seen = at, request, 0
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.seen += 1
-        if self.seen == self.at:
-            self.request.signum = signal.SIGTERM
-
-
-def start(config, **kwargs):
-    """``start_run`` as a new process would: layers named from scratch."""
-    keras.backend.clear_session()
-    return start_run(config, cache_dir=None, **kwargs)
 
 
 @pytest.fixture

@@ -5,12 +5,12 @@ import csv
 import signal
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from google.protobuf import json_format
 from PIL import Image
+from sessions import StopAt, start
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
@@ -19,31 +19,13 @@ from wgan.errors import ConfigError
 from wgan.interrupt import Interrupted, StopRequest
 from wgan.presets import resolve
 from wgan.run_folder import TENSORBOARD_TRAIN, RunFolder
-from wgan.trainer import resume_config, start_run
+from wgan.trainer import resume_config
 
 EVERY = 2  # tensorboard_every: iterations 2, 4, ... on the run's axis
 TINY = {"image_size": 16, "filters": 8, "latent_dim": 8, "batch_size": 8, "n_samples": 48,
         "n_critic": 2, "grid_samples": 16, "epochs": 3, "eval_every": 2, "eval_samples": 16,
         "sample_every": 2, "keep_every": 0, "precision": "float32", "data": "demo", "seed": 3,
         "tensorboard_every": EVERY}  # fmt: skip
-
-
-class StopAt(keras.callbacks.Callback):
-    """Ask for a stop as the ``at``-th iteration begins, as Ctrl-C would."""
-
-    def __init__(self, at: int, request: StopRequest):
-        super().__init__()
-        self.at, self.request, self.seen = at, request, 0
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.seen += 1
-        if self.seen == self.at:
-            self.request.signum = signal.SIGINT
-
-
-def start(config, **kwargs):
-    keras.backend.clear_session()
-    return start_run(config, cache_dir=None, **kwargs)
 
 
 def read(folder: Path) -> EventAccumulator:
@@ -77,7 +59,7 @@ def stopped_and_resumed(tmp_path_factory):
     session.config.checkpoint_minutes = 1e-9  # a save inside the epoch at the stop
     request = StopRequest()
     with pytest.raises(Interrupted):
-        session.fit(callbacks=[StopAt(steps + 2, request)], stop=request)
+        session.fit(callbacks=[StopAt(steps + 2, request, signal.SIGINT)], stop=request)
     before = read(RunFolder(run).tensorboard_train)
     before = {tag: series(before, tag) for tag in before.Tags()["tensors"]
               if plugin(before, tag) == "scalars"}  # fmt: skip
