@@ -482,11 +482,11 @@ def _seed_states(networks: list[keras.Model]) -> list:
     return found
 
 
-def _scale_for_replicas(loss, optimizer: keras.optimizers.Optimizer | None = None):
+def _scale_for_replicas(loss, optimizer: keras.optimizers.Optimizer):
     """Divide by the replica count (gradients are summed across replicas before the update),
     then apply ``optimizer.scale_loss``: a ``LossScaleOptimizer`` (``--precision fp16``)
     multiplies by its dynamic scale so that float16 gradients do not underflow, and its
     ``apply`` divides the gradients back and skips a step whose gradients are not finite."""
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     loss = loss / replicas if replicas > 1 else loss
-    return loss if optimizer is None else optimizer.scale_loss(loss)
+    return optimizer.scale_loss(loss)

@@ -414,7 +414,9 @@ def distribution(strategy: tf.distribute.Strategy, batch_size: int) -> dict:
     """How a session spreads its batch: the strategy, replicas (and workers), and each
     replica's share of the global batch."""
     replicas = strategy.num_replicas_in_sync
-    workers = strategy.extended._num_workers if is_multi_worker(strategy) else 1  # noqa: SLF001
+    workers = 1
+    if is_multi_worker(strategy):  # each worker holds its share of the replicas
+        workers = replicas // len(strategy.extended.worker_devices)
     return {
         "strategy": ("multiworker" if is_multi_worker(strategy) else
                      "mirrored" if isinstance(strategy, tf.distribute.MirroredStrategy) else
@@ -484,18 +486,7 @@ def start_run(
     try:
         if resume:
             _remove_stale(folder)  # what a process killed mid-write left behind
-        loaded = load_training_data(
-            config, None if resume else data, default_data, cache_dir, progress
-        )
-        if resume and config.n_images and config.n_images != len(loaded.images):
-            raise ConfigError(
-                f"--resume {folder.path}: the run trained on {config.n_images} images of "
-                f"{loaded.source} and {len(loaded.images)} load now (files added, removed or "
-                "damaged?): restore the data to resume exactly, or start a new run"
-            )
-        config.data, config.n_images = loaded.source, int(len(loaded.images))
-        loaded.describe_labels(config)
-        config.precision = resolve_precision(config.precision)
+        loaded = _load(config, folder.path, resume, data, default_data, cache_dir, progress)
         record = {
             "versions": package_versions(),
             "command": " ".join(sys.argv),
@@ -521,6 +512,23 @@ def start_run(
     return session
 
 
+def _load(config: TrainConfig, run_dir, resume, data, default_data, cache_dir, progress):
+    """The run's images (and labels or pairs), with what they are recorded in ``config``; a
+    resume refuses data that changed since the run began."""
+    loaded = load_training_data(config, None if resume else data, default_data, cache_dir,
+                                progress)  # fmt: skip
+    if resume and config.n_images and config.n_images != len(loaded.images):
+        raise ConfigError(
+            f"--resume {run_dir}: the run trained on {config.n_images} images of "
+            f"{loaded.source} and {len(loaded.images)} load now (files added, removed or "
+            "damaged?): restore the data to resume exactly, or start a new run"
+        )
+    config.data, config.n_images = loaded.source, int(len(loaded.images))
+    loaded.describe_labels(config)
+    config.precision = resolve_precision(config.precision)
+    return loaded
+
+
 def _start_worker(config, run_dir, resume, data, default_data, cache_dir, progress, strategy):
     """A non-chief worker's session: the same model, data and restored state as the chief's,
     in a scratch folder (a copy of the run's config, metrics and checkpoints when resuming)."""
@@ -529,12 +537,7 @@ def _start_worker(config, run_dir, resume, data, default_data, cache_dir, progre
     try:
         if resume:
             _copy_for_resume(RunFolder(run_dir), folder)
-        loaded = load_training_data(
-            config, None if resume else data, default_data, cache_dir, progress
-        )
-        config.data, config.n_images = loaded.source, int(len(loaded.images))
-        loaded.describe_labels(config)
-        config.precision = resolve_precision(config.precision)
+        loaded = _load(config, run_dir, resume, data, default_data, cache_dir, progress)
         session = open_session(config, loaded.images, folder, resume, strategy,
                                labels=loaded.labels, domains=loaded.domains)  # fmt: skip
     except BaseException:
